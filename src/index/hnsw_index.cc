@@ -1,0 +1,199 @@
+#include "index/hnsw_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <queue>
+
+#include "kernels/kernels.h"
+
+namespace engram::index {
+
+// hnswlib's SpaceInterface over our dispatched inner product: distance = 1 - dot.
+class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit Space(size_t dim) : dim_(dim) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &Distance; }
+  void* get_dist_func_param() override { return &dim_; }
+
+ private:
+  static float Distance(const void* a, const void* b, const void* param) {
+    const size_t dim = *static_cast<const size_t*>(param);
+    return 1.0f - kernels::Dot(static_cast<const float*>(a), static_cast<const float*>(b), dim);
+  }
+  size_t dim_;
+};
+
+HnswIndex::HnswIndex(size_t dim, const HnswOptions& options)
+    : dim_(dim), options_(options), space_(std::make_unique<Space>(dim)) {
+  hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+      space_.get(), std::max<size_t>(options.initial_capacity, 16), options.m,
+      options.ef_construction, options.random_seed);
+  hnsw_->setEf(options.ef_search);
+}
+
+HnswIndex::~HnswIndex() = default;
+
+void HnswIndex::GrowIfFull() {
+  {
+    std::shared_lock lock(grow_mu_);
+    if (hnsw_->cur_element_count < hnsw_->max_elements_) return;
+  }
+  std::unique_lock lock(grow_mu_);
+  if (hnsw_->cur_element_count >= hnsw_->max_elements_) {
+    hnsw_->resizeIndex(hnsw_->max_elements_ * 2);
+  }
+}
+
+Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* links) {
+  // A concurrent Add may fill the last free place between our check and our insert; hnswlib
+  // then throws "exceeds the specified limit" and we grow and retry.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    GrowIfFull();
+    std::shared_lock lock(grow_mu_);
+    try {
+      hnswlib::tableint internal = hnsw_->addPoint(vec, slot, -1);
+      if (links != nullptr) {
+        links->clear();
+        std::unique_lock node_lock(hnsw_->link_list_locks_[internal]);
+        unsigned int* list = hnsw_->get_linklist0(internal);
+        const int n = hnsw_->getListCount(list);
+        const hnswlib::tableint* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+        for (int i = 0; i < n; ++i) {
+          const float* other = reinterpret_cast<const float*>(hnsw_->getDataByInternalId(ids[i]));
+          links->push_back({static_cast<uint32_t>(hnsw_->getExternalLabel(ids[i])),
+                            kernels::Dot(vec, other, dim_)});
+        }
+      }
+      return Status::Ok();
+    } catch (const std::runtime_error& e) {
+      if (std::string_view(e.what()).find("exceeds the specified limit") == std::string_view::npos) {
+        return Status::Internal("vector index insert failed: ", e.what());
+      }
+    }
+  }
+  return Status::ResourceExhausted("vector index could not grow to take slot ", slot);
+}
+
+std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, int ef) const {
+  std::vector<Neighbor> out;
+  if (k == 0) return out;
+  std::shared_lock lock(grow_mu_);
+  if (hnsw_->cur_element_count == 0) return out;
+  const size_t list_size = std::max<size_t>(ef > 0 ? static_cast<size_t>(ef) : options_.ef_search, k);
+
+  // Greedy descent through the upper layers, as hnswlib's searchKnn does, then a level-0 search
+  // with our own list size: hnswlib 0.6 keeps ef as one shared member, and setting it per query
+  // would race between threads.
+  hnswlib::tableint current = hnsw_->enterpoint_node_;
+  float current_dist = 1.0f - kernels::Dot(query, reinterpret_cast<const float*>(hnsw_->getDataByInternalId(current)), dim_);
+  for (int level = hnsw_->maxlevel_; level > 0; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      unsigned int* list = hnsw_->get_linklist(current, level);
+      const int n = hnsw_->getListCount(list);
+      const hnswlib::tableint* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+      for (int i = 0; i < n; ++i) {
+        const float d = 1.0f - kernels::Dot(query, reinterpret_cast<const float*>(hnsw_->getDataByInternalId(ids[i])), dim_);
+        if (d < current_dist) {
+          current_dist = d;
+          current = ids[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  auto top = hnsw_->num_deleted_ > 0
+                 ? hnsw_->searchBaseLayerST<true, false>(current, query, list_size)
+                 : hnsw_->searchBaseLayerST<false, false>(current, query, list_size);
+  while (top.size() > k) top.pop();
+  out.resize(top.size());
+  for (size_t i = top.size(); i-- > 0;) {
+    out[i] = {static_cast<uint32_t>(hnsw_->getExternalLabel(top.top().second)), 1.0f - top.top().first};
+    top.pop();
+  }
+  return out;
+}
+
+Status HnswIndex::MarkDeleted(uint32_t slot) {
+  std::shared_lock lock(grow_mu_);
+  try {
+    hnsw_->markDelete(slot);
+  } catch (const std::runtime_error& e) {
+    return Status::NotFound("slot ", slot, " is not in the vector index: ", e.what());
+  }
+  return Status::Ok();
+}
+
+size_t HnswIndex::size() const {
+  std::shared_lock lock(grow_mu_);
+  return hnsw_->cur_element_count;
+}
+
+size_t HnswIndex::capacity() const {
+  std::shared_lock lock(grow_mu_);
+  return hnsw_->max_elements_;
+}
+
+size_t HnswIndex::MemoryBytes() const {
+  std::shared_lock lock(grow_mu_);
+  return hnsw_->max_elements_ * hnsw_->size_data_per_element_ +
+         hnsw_->cur_element_count * hnsw_->size_links_per_element_ / 2;
+}
+
+Status HnswIndex::Save(const std::string& path) const {
+  std::unique_lock lock(grow_mu_);
+  const std::string tmp = path + ".tmp";
+  try {
+    hnsw_->saveIndex(tmp);
+  } catch (const std::exception& e) {
+    return Status::IOError("saving vector index to ", tmp, ": ", e.what());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::IOError("renaming ", tmp, " to ", path, ": ", ec.message());
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, size_t dim,
+                                                   const HnswOptions& options) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no index snapshot at ", path);
+  auto index = std::unique_ptr<HnswIndex>(new HnswIndex(dim, HnswOptions{options.m, options.ef_construction, options.ef_search, 16, options.random_seed}));
+  try {
+    auto loaded = std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(), path);
+    // hnswlib takes the vector size from the space, not the file; the per-element record
+    // size in the file tells whether the dimensions agree.
+    const size_t stored = loaded->size_data_per_element_ - loaded->size_links_level0_ - sizeof(hnswlib::labeltype);
+    if (stored != dim * sizeof(float)) {
+      return Status::DataLoss("index snapshot ", path, " holds vectors of ",
+                              stored / sizeof(float), " dimensions, expected ", dim);
+    }
+    index->hnsw_ = std::move(loaded);
+    index->hnsw_->setEf(options.ef_search);
+  } catch (const std::exception& e) {
+    return Status::DataLoss("loading index snapshot ", path, ": ", e.what());
+  }
+  return index;
+}
+
+std::vector<Neighbor> ExactSearch(const float* query, const float* rows, size_t count,
+                                  size_t dim, size_t k) {
+  std::vector<float> sims(count);
+  kernels::BatchDot(query, rows, count, dim, sims.data());
+  std::vector<Neighbor> all(count);
+  for (size_t i = 0; i < count; ++i) all[i] = {static_cast<uint32_t>(i), sims[i]};
+  k = std::min(k, count);
+  std::partial_sort(all.begin(), all.begin() + k, all.end(), [](const Neighbor& a, const Neighbor& b) {
+    return a.similarity > b.similarity || (a.similarity == b.similarity && a.slot < b.slot);
+  });
+  all.resize(k);
+  return all;
+}
+
+}  // namespace engram::index

@@ -1,0 +1,88 @@
+// HnswIndex: approximate nearest-neighbour search over unit vectors, by inner product.
+//
+// hnswlib's HierarchicalNSW does the graph work; its distance function is ours (the
+// Highway-dispatched kernels::Dot), so a portable build gets the CPU's full SIMD width instead
+// of the SSE that hnswlib compiles to without -march. Vectors must be normalised by the caller:
+// similarity is the inner product, which equals cosine for unit vectors.
+//
+// Threading: Add(), Search(), MarkDeleted() and Neighbors() may run concurrently with each
+// other (hnswlib locks per node). Capacity grows by doubling; the growth takes an exclusive
+// lock, so it briefly waits for searches in flight. Save() must not run with concurrent Add().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace hnswlib {
+template <typename T> class HierarchicalNSW;
+}
+
+namespace engram::index {
+
+struct HnswOptions {
+  size_t m = 16;                 // graph degree (hnswlib M); level 0 keeps 2*m links
+  size_t ef_construction = 200;  // candidate list size while inserting
+  size_t ef_search = 64;         // default candidate list size while searching
+  size_t initial_capacity = 1024;
+  uint64_t random_seed = 100;    // hnswlib's level generator seed
+};
+
+struct Neighbor {
+  uint32_t slot = 0;        // the caller's label for the vector
+  float similarity = 0.0f;  // inner product with the query
+};
+
+class HnswIndex {
+ public:
+  HnswIndex(size_t dim, const HnswOptions& options);
+  ~HnswIndex();
+  HnswIndex(const HnswIndex&) = delete;
+  HnswIndex& operator=(const HnswIndex&) = delete;
+
+  // Inserts `vec` (dim floats, unit length) under `slot`. If `links` is not null, it receives
+  // the new node's level-0 neighbours chosen by the HNSW heuristic, with their similarity:
+  // the engine uses them as association edges, so a remember does not search twice.
+  Status Add(uint32_t slot, const float* vec, std::vector<Neighbor>* links = nullptr);
+
+  // Up to k neighbours of `query`, most similar first. ef <= 0 means the default ef_search;
+  // the effective list size is max(ef, k).
+  std::vector<Neighbor> Search(const float* query, size_t k, int ef = 0) const;
+
+  // Excludes `slot` from future results (hnswlib keeps the node as a routing point).
+  Status MarkDeleted(uint32_t slot);
+
+  size_t size() const;  // vectors added, including deleted ones
+  size_t capacity() const;
+  size_t dim() const { return dim_; }
+  const HnswOptions& options() const { return options_; }
+  // Approximate memory held by the index in bytes.
+  size_t MemoryBytes() const;
+
+  // Writes the index to `path` (atomically, through a temporary file) / reads it back.
+  Status Save(const std::string& path) const;
+  static Result<std::unique_ptr<HnswIndex>> Load(const std::string& path, size_t dim,
+                                                 const HnswOptions& options);
+
+ private:
+  class Space;
+  void GrowIfFull();
+
+  size_t dim_;
+  HnswOptions options_;
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
+  mutable std::shared_mutex grow_mu_;  // exclusive only while resizing
+};
+
+// Exact search by brute force: the reference that recall@k is measured against.
+// rows: count unit vectors of dim floats, contiguous. Returns the k best, most similar first.
+std::vector<Neighbor> ExactSearch(const float* query, const float* rows, size_t count,
+                                  size_t dim, size_t k);
+
+}  // namespace engram::index

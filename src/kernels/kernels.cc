@@ -1,0 +1,462 @@
+// SIMD kernels with Highway dynamic dispatch.
+//
+// foreach_target.h re-includes this file once per target Highway can compile for (SSE4, AVX2,
+// AVX3 = AVX-512, ... on x86), each copy in its own namespace with that target's compiler flags,
+// and HWY_EXPORT builds a table of the copies. The first HWY_DYNAMIC_DISPATCH call checks the
+// CPU and later calls jump straight to the best copy, so the library needs no -march flag and
+// still uses AVX-512 where the CPU has it.
+//
+// Tails: Highway 1.0 has no LoadN, and a full-width load past the end of an array can fault on a
+// page boundary, so a partial last vector is copied into a zero-padded stack buffer first
+// (LoadPartial/StorePartial). The zero padding is chosen so the padded lanes contribute nothing.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace engram::kernels {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// Loads p[0..count) into the low lanes of a vector whose other lanes are zero.
+// REQUIRES: count < Lanes(d).
+template <class D, typename T>
+HWY_INLINE hn::Vec<D> LoadPartial(D d, const T* HWY_RESTRICT p, size_t count) {
+  HWY_ALIGN T buf[HWY_MAX_BYTES / sizeof(T)] = {};
+  std::memcpy(buf, p, count * sizeof(T));
+  return hn::Load(d, buf);
+}
+
+// Stores the low `count` lanes of v to p[0..count).
+template <class D, typename T>
+HWY_INLINE void StorePartial(D d, hn::Vec<D> v, T* HWY_RESTRICT p, size_t count) {
+  HWY_ALIGN T buf[HWY_MAX_BYTES / sizeof(T)];
+  hn::Store(v, d, buf);
+  std::memcpy(p, buf, count * sizeof(T));
+}
+
+HWY_INLINE float ReduceSum(DF d, VF v) { return hn::GetLane(hn::SumOfLanes(d, v)); }
+
+// Four independent accumulators: an FMA has a latency of about four cycles and two can issue per
+// cycle, so a single accumulator would leave most of the FMA units idle.
+float DotKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t n) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+    s1 = hn::MulAdd(hn::LoadU(d, a + i + N), hn::LoadU(d, b + i + N), s1);
+    s2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * N), hn::LoadU(d, b + i + 2 * N), s2);
+    s3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * N), hn::LoadU(d, b + i + 3 * N), s3);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), s0);
+  if (i < n) s1 = hn::MulAdd(LoadPartial(d, a + i, n - i), LoadPartial(d, b + i, n - i), s1);
+  return ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
+}
+
+float SquaredNormKernel(const float* a, size_t n) { return DotKernel(a, a, n); }
+
+// Multiplies a[0..n) by `factor` in place.
+void ScaleInPlace(float* HWY_RESTRICT a, size_t n, float factor) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF f = hn::Set(d, factor);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, a + i), f), d, a + i);
+  if (i < n) StorePartial(d, hn::Mul(LoadPartial(d, a + i, n - i), f), a + i, n - i);
+}
+
+float NormalizeKernel(float* a, size_t n) {
+  const float norm = std::sqrt(DotKernel(a, a, n));
+  if (norm == 0.0f) return 0.0f;
+  ScaleInPlace(a, n, 1.0f / norm);
+  return norm;
+}
+
+// out[0..4) = dot(q, r0..r3). Four rows share each load of the query, which is what makes a
+// batch faster than four Dot calls; unrolling by two along the row gives eight accumulators to
+// cover the FMA latency.
+void Dot4(const float* HWY_RESTRICT q, const float* HWY_RESTRICT r0,
+          const float* HWY_RESTRICT r1, const float* HWY_RESTRICT r2,
+          const float* HWY_RESTRICT r3, size_t dim, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+  VF b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 2 * N <= dim; i += 2 * N) {
+    const VF qa = hn::LoadU(d, q + i);
+    const VF qb = hn::LoadU(d, q + i + N);
+    a0 = hn::MulAdd(qa, hn::LoadU(d, r0 + i), a0);
+    a1 = hn::MulAdd(qa, hn::LoadU(d, r1 + i), a1);
+    a2 = hn::MulAdd(qa, hn::LoadU(d, r2 + i), a2);
+    a3 = hn::MulAdd(qa, hn::LoadU(d, r3 + i), a3);
+    b0 = hn::MulAdd(qb, hn::LoadU(d, r0 + i + N), b0);
+    b1 = hn::MulAdd(qb, hn::LoadU(d, r1 + i + N), b1);
+    b2 = hn::MulAdd(qb, hn::LoadU(d, r2 + i + N), b2);
+    b3 = hn::MulAdd(qb, hn::LoadU(d, r3 + i + N), b3);
+  }
+  for (; i + N <= dim; i += N) {
+    const VF qa = hn::LoadU(d, q + i);
+    a0 = hn::MulAdd(qa, hn::LoadU(d, r0 + i), a0);
+    a1 = hn::MulAdd(qa, hn::LoadU(d, r1 + i), a1);
+    a2 = hn::MulAdd(qa, hn::LoadU(d, r2 + i), a2);
+    a3 = hn::MulAdd(qa, hn::LoadU(d, r3 + i), a3);
+  }
+  if (i < dim) {
+    const size_t rest = dim - i;
+    const VF qa = LoadPartial(d, q + i, rest);
+    b0 = hn::MulAdd(qa, LoadPartial(d, r0 + i, rest), b0);
+    b1 = hn::MulAdd(qa, LoadPartial(d, r1 + i, rest), b1);
+    b2 = hn::MulAdd(qa, LoadPartial(d, r2 + i, rest), b2);
+    b3 = hn::MulAdd(qa, LoadPartial(d, r3 + i, rest), b3);
+  }
+  out[0] = ReduceSum(d, hn::Add(a0, b0));
+  out[1] = ReduceSum(d, hn::Add(a1, b1));
+  out[2] = ReduceSum(d, hn::Add(a2, b2));
+  out[3] = ReduceSum(d, hn::Add(a3, b3));
+}
+
+void BatchDotKernel(const float* query, const float* rows, size_t count, size_t dim,
+                    float* out) {
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const float* r = rows + i * dim;
+    Dot4(query, r, r + dim, r + 2 * dim, r + 3 * dim, dim, out + i);
+  }
+  for (; i < count; ++i) out[i] = DotKernel(query, rows + i * dim, dim);
+}
+
+void BatchDotPtrsKernel(const float* query, const float* const* rows, size_t count, size_t dim,
+                        float* out) {
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    Dot4(query, rows[i], rows[i + 1], rows[i + 2], rows[i + 3], dim, out + i);
+  }
+  for (; i < count; ++i) out[i] = DotKernel(query, rows[i], dim);
+}
+
+// dot / (|q| |r|), or 0 when either norm is 0 (a zero vector has no direction).
+HWY_INLINE float CosineFrom(float dot, float query_norm, float row_squared_norm) {
+  const float denom = query_norm * std::sqrt(row_squared_norm);
+  return denom == 0.0f ? 0.0f : dot / denom;
+}
+
+// Cosine of q against r0..r3: the dot products and the rows' squared norms in one pass over the
+// rows, so each row is read once (the rows, not the arithmetic, bound this loop).
+void Cosine4(const float* HWY_RESTRICT q, float query_norm, const float* HWY_RESTRICT r0,
+             const float* HWY_RESTRICT r1, const float* HWY_RESTRICT r2,
+             const float* HWY_RESTRICT r3, size_t dim, float* HWY_RESTRICT out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  VF d0 = hn::Zero(d), d1 = hn::Zero(d), d2 = hn::Zero(d), d3 = hn::Zero(d);
+  VF n0 = hn::Zero(d), n1 = hn::Zero(d), n2 = hn::Zero(d), n3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= dim; i += N) {
+    const VF qv = hn::LoadU(d, q + i);
+    const VF v0 = hn::LoadU(d, r0 + i);
+    const VF v1 = hn::LoadU(d, r1 + i);
+    const VF v2 = hn::LoadU(d, r2 + i);
+    const VF v3 = hn::LoadU(d, r3 + i);
+    d0 = hn::MulAdd(qv, v0, d0);
+    n0 = hn::MulAdd(v0, v0, n0);
+    d1 = hn::MulAdd(qv, v1, d1);
+    n1 = hn::MulAdd(v1, v1, n1);
+    d2 = hn::MulAdd(qv, v2, d2);
+    n2 = hn::MulAdd(v2, v2, n2);
+    d3 = hn::MulAdd(qv, v3, d3);
+    n3 = hn::MulAdd(v3, v3, n3);
+  }
+  if (i < dim) {
+    const size_t rest = dim - i;
+    const VF qv = LoadPartial(d, q + i, rest);
+    const VF v0 = LoadPartial(d, r0 + i, rest);
+    const VF v1 = LoadPartial(d, r1 + i, rest);
+    const VF v2 = LoadPartial(d, r2 + i, rest);
+    const VF v3 = LoadPartial(d, r3 + i, rest);
+    d0 = hn::MulAdd(qv, v0, d0);
+    n0 = hn::MulAdd(v0, v0, n0);
+    d1 = hn::MulAdd(qv, v1, d1);
+    n1 = hn::MulAdd(v1, v1, n1);
+    d2 = hn::MulAdd(qv, v2, d2);
+    n2 = hn::MulAdd(v2, v2, n2);
+    d3 = hn::MulAdd(qv, v3, d3);
+    n3 = hn::MulAdd(v3, v3, n3);
+  }
+  out[0] = CosineFrom(ReduceSum(d, d0), query_norm, ReduceSum(d, n0));
+  out[1] = CosineFrom(ReduceSum(d, d1), query_norm, ReduceSum(d, n1));
+  out[2] = CosineFrom(ReduceSum(d, d2), query_norm, ReduceSum(d, n2));
+  out[3] = CosineFrom(ReduceSum(d, d3), query_norm, ReduceSum(d, n3));
+}
+
+void BatchCosineKernel(const float* query, const float* rows, size_t count, size_t dim,
+                       float* out) {
+  const float query_norm = std::sqrt(DotKernel(query, query, dim));
+  size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const float* r = rows + i * dim;
+    Cosine4(query, query_norm, r, r + dim, r + 2 * dim, r + 3 * dim, dim, out + i);
+  }
+  for (; i < count; ++i) {
+    const float* r = rows + i * dim;
+    out[i] = CosineFrom(DotKernel(query, r, dim), query_norm, DotKernel(r, r, dim));
+  }
+}
+
+// The decay factor is computed from age/tau by a true division, not a multiplication by 1/tau:
+// exp amplifies an absolute error in its argument into a relative error of the result, and at
+// age/tau ~ 80 the extra rounding of a reciprocal would cost about 1e-5 relative.
+// strength and out are deliberately not HWY_RESTRICT: they may be the same array. Each vector is
+// loaded before it is stored, so the exact alias is safe.
+void DecayExponentialKernel(const float* strength, const float* HWY_RESTRICT age, size_t n,
+                            float tau, float* out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF neg_tau = hn::Set(d, -tau);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF factor = hn::Exp(d, hn::Div(hn::LoadU(d, age + i), neg_tau));
+    hn::StoreU(hn::Mul(hn::LoadU(d, strength + i), factor), d, out + i);
+  }
+  if (i < n) {
+    const size_t rest = n - i;
+    const VF factor = hn::Exp(d, hn::Div(LoadPartial(d, age + i, rest), neg_tau));
+    StorePartial(d, hn::Mul(LoadPartial(d, strength + i, rest), factor), out + i, rest);
+  }
+}
+
+// (1 + x)^(-alpha) as exp(-alpha * log1p(x)): Log1p keeps full precision for young memories
+// (x << 1), where log(1 + x) would lose the low bits of x.
+void DecayPowerLawKernel(const float* strength, const float* HWY_RESTRICT age, size_t n,
+                         float tau, float alpha, float* out) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF tau_v = hn::Set(d, tau);
+  const VF neg_alpha = hn::Set(d, -alpha);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const VF log_base = hn::Log1p(d, hn::Div(hn::LoadU(d, age + i), tau_v));
+    const VF factor = hn::Exp(d, hn::Mul(neg_alpha, log_base));
+    hn::StoreU(hn::Mul(hn::LoadU(d, strength + i), factor), d, out + i);
+  }
+  if (i < n) {
+    const size_t rest = n - i;
+    const VF log_base = hn::Log1p(d, hn::Div(LoadPartial(d, age + i, rest), tau_v));
+    const VF factor = hn::Exp(d, hn::Mul(neg_alpha, log_base));
+    StorePartial(d, hn::Mul(LoadPartial(d, strength + i, rest), factor), out + i, rest);
+  }
+}
+
+// Spreading activation in three passes over blocks of consecutive nodes whose incoming edges fit
+// in a stack buffer:
+//   1. products weight[e] * act[col[e]] for all edges of the block, a full vector of edges per
+//      gather regardless of where one node's edges end. Rows average ~5 edges, fewer than one
+//      AVX-512 vector, so gathering row by row would leave most lanes empty, and a gather costs
+//      per lane loaded whether the lane is used or not;
+//   2. per-node sums of those products: one masked load of up to 8 products and a horizontal sum
+//      per node, with no data-dependent branch for the common short row (a loop over a variable
+//      number of edges mispredicts its exit about once per node);
+//   3. the retain/decay/clamp/threshold update, a vector of nodes at a time, counting survivors.
+// A node with more incoming edges than the buffer holds is summed alone by RowSum.
+constexpr size_t kEdgeChunk = 1024;
+constexpr size_t kNodeBlock = 256;
+// SegmentSum reads up to this many floats past the end of a block's products.
+constexpr size_t kProductSlack = 8;
+
+// x86 has gather instructions from AVX2 on. On SSE4 Highway emulates GatherIndex lane by lane
+// through memory, which measured about 4x slower than the plain loop; NEON has no gather either.
+constexpr bool kNativeGather = HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2;
+
+// weight[e] * act[col[e]] for e in [begin, end) into prod[0, end - begin).
+void GatherProducts(const uint32_t* HWY_RESTRICT col, const float* HWY_RESTRICT weight,
+                    const float* HWY_RESTRICT act, size_t begin, size_t end,
+                    float* HWY_RESTRICT prod) {
+  size_t e = begin;
+  if constexpr (kNativeGather) {
+    const DF d;
+    const hn::RebindToSigned<DF> di;
+    const size_t N = hn::Lanes(d);
+    for (; e + N <= end; e += N) {
+      const auto index = hn::BitCast(di, hn::LoadU(hn::RebindToUnsigned<DF>(), col + e));
+      const VF a = hn::GatherIndex(d, act, index);
+      hn::StoreU(hn::Mul(hn::LoadU(d, weight + e), a), d, prod + (e - begin));
+    }
+  }
+  // Fewer than one vector of edges is left: a plain loop is cheaper than padding a gather.
+  for (; e < end; ++e) prod[e - begin] = weight[e] * act[col[e]];
+}
+
+// Sum of p[0..len). REQUIRES: p[len..len + kProductSlack) is readable (its values are ignored).
+HWY_INLINE float SegmentSum(const float* HWY_RESTRICT p, size_t len) {
+  const hn::CappedTag<float, kProductSlack> d;
+  const size_t N = hn::Lanes(d);
+  auto sum = hn::Zero(d);
+  size_t j = 0;
+  for (; j + N < len; j += N) sum = hn::Add(sum, hn::LoadU(d, p + j));
+  sum = hn::Add(sum, hn::IfThenElseZero(hn::FirstN(d, len - j), hn::LoadU(d, p + j)));
+  return hn::GetLane(hn::SumOfLanes(d, sum));
+}
+
+// The activation sum of one (long) row, gathered a vector at a time.
+float RowSum(const uint32_t* HWY_RESTRICT col, const float* HWY_RESTRICT weight,
+             const float* HWY_RESTRICT act, size_t begin, size_t end) {
+  float sum = 0.0f;
+  size_t e = begin;
+  if constexpr (kNativeGather) {
+    const DF d;
+    const hn::RebindToSigned<DF> di;
+    const size_t N = hn::Lanes(d);
+    VF s0 = hn::Zero(d), s1 = hn::Zero(d);
+    for (; e + 2 * N <= end; e += 2 * N) {
+      const auto i0 = hn::BitCast(di, hn::LoadU(hn::RebindToUnsigned<DF>(), col + e));
+      const auto i1 = hn::BitCast(di, hn::LoadU(hn::RebindToUnsigned<DF>(), col + e + N));
+      s0 = hn::MulAdd(hn::LoadU(d, weight + e), hn::GatherIndex(d, act, i0), s0);
+      s1 = hn::MulAdd(hn::LoadU(d, weight + e + N), hn::GatherIndex(d, act, i1), s1);
+    }
+    sum = ReduceSum(d, hn::Add(s0, s1));
+  }
+  for (; e < end; ++e) sum += weight[e] * act[col[e]];
+  return sum;
+}
+
+// next[v] for v in [0, n) from act[v] and the incoming sums; returns how many are > 0.
+size_t UpdateNodes(const float* HWY_RESTRICT act, const float* HWY_RESTRICT sums, size_t n,
+                   float retain, float decay, float threshold, float* HWY_RESTRICT next) {
+  const DF d;
+  const size_t N = hn::Lanes(d);
+  const VF retain_v = hn::Set(d, retain);
+  const VF decay_v = hn::Set(d, decay);
+  const VF threshold_v = hn::Set(d, threshold);
+  const VF one = hn::Set(d, 1.0f);
+  const VF zero = hn::Zero(d);
+  size_t active = 0;
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    VF x = hn::MulAdd(retain_v, hn::LoadU(d, act + i), hn::Mul(decay_v, hn::LoadU(d, sums + i)));
+    x = hn::Min(x, one);
+    x = hn::IfThenZeroElse(hn::Lt(x, threshold_v), x);
+    hn::StoreU(x, d, next + i);
+    active += hn::CountTrue(d, hn::Gt(x, zero));
+  }
+  if (i < n) {
+    // Padding lanes hold act = sums = 0, so x = 0 there and they are never counted.
+    const size_t rest = n - i;
+    VF x = hn::MulAdd(retain_v, LoadPartial(d, act + i, rest),
+                      hn::Mul(decay_v, LoadPartial(d, sums + i, rest)));
+    x = hn::Min(x, one);
+    x = hn::IfThenZeroElse(hn::Lt(x, threshold_v), x);
+    StorePartial(d, x, next + i, rest);
+    active += hn::CountTrue(d, hn::Gt(x, zero));
+  }
+  return active;
+}
+
+size_t SpreadStepKernel(const uint32_t* row, const uint32_t* col, const float* weight,
+                        size_t num_nodes, const float* act, float retain, float decay,
+                        float threshold, float* next) {
+  HWY_ALIGN float prod[kEdgeChunk + kProductSlack];
+  HWY_ALIGN float sums[kNodeBlock];
+  size_t active = 0;
+  size_t v = 0;
+  while (v < num_nodes) {
+    // The block is [v, end): the most nodes, up to kNodeBlock, whose edges fit in `prod`. A binary
+    // search, because a node-by-node scan cost a fifth of the whole step.
+    const size_t first_edge = row[v];
+    const size_t last = std::min(num_nodes, v + kNodeBlock);
+    const uint32_t* fits_end = std::upper_bound(row + v + 1, row + last + 1,
+                                                static_cast<uint32_t>(std::min<size_t>(
+                                                    first_edge + kEdgeChunk, UINT32_MAX)));
+    size_t end = static_cast<size_t>(fits_end - row) - 1;
+    if (end == v) {
+      sums[0] = RowSum(col, weight, act, row[v], row[v + 1]);
+      end = v + 1;
+    } else {
+      const size_t num_edges = row[end] - first_edge;
+      GatherProducts(col, weight, act, first_edge, row[end], prod);
+      std::fill(prod + num_edges, prod + num_edges + kProductSlack, 0.0f);
+      for (size_t u = v; u < end; ++u) {
+        sums[u - v] = SegmentSum(prod + (row[u] - first_edge), row[u + 1] - row[u]);
+      }
+    }
+    active += UpdateNodes(act + v, sums, end - v, retain, decay, threshold, next + v);
+    v = end;
+  }
+  return active;
+}
+
+const char* TargetNameKernel() { return hwy::TargetName(HWY_TARGET); }
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace engram::kernels
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace engram::kernels {
+
+HWY_EXPORT(DotKernel);
+HWY_EXPORT(SquaredNormKernel);
+HWY_EXPORT(NormalizeKernel);
+HWY_EXPORT(BatchDotKernel);
+HWY_EXPORT(BatchDotPtrsKernel);
+HWY_EXPORT(BatchCosineKernel);
+HWY_EXPORT(DecayExponentialKernel);
+HWY_EXPORT(DecayPowerLawKernel);
+HWY_EXPORT(SpreadStepKernel);
+HWY_EXPORT(TargetNameKernel);
+
+float Dot(const float* a, const float* b, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotKernel)(a, b, n);
+}
+
+float SquaredNorm(const float* a, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(SquaredNormKernel)(a, n);
+}
+
+float Normalize(float* a, size_t n) { return HWY_DYNAMIC_DISPATCH(NormalizeKernel)(a, n); }
+
+void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {
+  HWY_DYNAMIC_DISPATCH(BatchDotKernel)(query, rows, count, dim, out);
+}
+
+void BatchDotPtrs(const float* query, const float* const* rows, size_t count, size_t dim,
+                  float* out) {
+  HWY_DYNAMIC_DISPATCH(BatchDotPtrsKernel)(query, rows, count, dim, out);
+}
+
+void BatchCosine(const float* query, const float* rows, size_t count, size_t dim, float* out) {
+  HWY_DYNAMIC_DISPATCH(BatchCosineKernel)(query, rows, count, dim, out);
+}
+
+void DecayExponential(const float* strength, const float* age, size_t n, float tau, float* out) {
+  HWY_DYNAMIC_DISPATCH(DecayExponentialKernel)(strength, age, n, tau, out);
+}
+
+void DecayPowerLaw(const float* strength, const float* age, size_t n, float tau, float alpha,
+                   float* out) {
+  HWY_DYNAMIC_DISPATCH(DecayPowerLawKernel)(strength, age, n, tau, alpha, out);
+}
+
+size_t SpreadStep(const uint32_t* row, const uint32_t* col, const float* weight, size_t num_nodes,
+                  const float* act, float retain, float decay, float threshold, float* next) {
+  return HWY_DYNAMIC_DISPATCH(SpreadStepKernel)(row, col, weight, num_nodes, act, retain, decay,
+                                                threshold, next);
+}
+
+const char* DispatchedTargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameKernel)(); }
+
+}  // namespace engram::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,126 @@
+#include "index/hnsw_index.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+#include <unordered_set>
+
+#include "core/random.h"
+#include "kernels/kernels.h"
+
+namespace engram::index {
+namespace {
+
+std::vector<float> RandomUnitRows(size_t n, size_t dim, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> rows(n * dim);
+  for (auto& v : rows) v = static_cast<float>(rng.Normal());
+  for (size_t i = 0; i < n; ++i) kernels::Normalize(rows.data() + i * dim, dim);
+  return rows;
+}
+
+double RecallAt10(const HnswIndex& index, const std::vector<float>& rows, size_t n, size_t dim,
+                  const std::vector<float>& queries, size_t nq, int ef) {
+  size_t found = 0;
+  for (size_t q = 0; q < nq; ++q) {
+    const float* query = queries.data() + q * dim;
+    auto exact = ExactSearch(query, rows.data(), n, dim, 10);
+    auto approx = index.Search(query, 10, ef);
+    std::unordered_set<uint32_t> truth;
+    for (auto& e : exact) truth.insert(e.slot);
+    for (auto& a : approx) found += truth.count(a.slot);
+  }
+  return static_cast<double>(found) / static_cast<double>(nq * 10);
+}
+
+TEST(HnswIndexTest, SearchOnSmallSetMatchesBruteForce) {
+  const size_t n = 3000, dim = 64, nq = 50;
+  auto rows = RandomUnitRows(n, dim, 1);
+  auto queries = RandomUnitRows(nq, dim, 2);
+  HnswIndex index(dim, HnswOptions{});
+  for (size_t i = 0; i < n; ++i) ASSERT_TRUE(index.Add(static_cast<uint32_t>(i), rows.data() + i * dim).ok());
+  EXPECT_EQ(index.size(), n);
+  EXPECT_GE(index.capacity(), n);  // grew from the initial 1024
+  EXPECT_GE(RecallAt10(index, rows, n, dim, queries, nq, 128), 0.95);
+  // Results are ordered most similar first and similarities are inner products.
+  auto hits = index.Search(queries.data(), 10, 0);
+  ASSERT_EQ(hits.size(), 10u);
+  for (size_t i = 1; i < hits.size(); ++i) EXPECT_GE(hits[i - 1].similarity, hits[i].similarity);
+  EXPECT_NEAR(hits[0].similarity, kernels::Dot(queries.data(), rows.data() + hits[0].slot * dim, dim), 1e-5);
+}
+
+TEST(HnswIndexTest, AddReportsHeuristicNeighboursAsLinks) {
+  const size_t dim = 32;
+  auto rows = RandomUnitRows(200, dim, 3);
+  HnswIndex index(dim, HnswOptions{});
+  std::vector<Neighbor> links;
+  ASSERT_TRUE(index.Add(0, rows.data(), &links).ok());
+  EXPECT_TRUE(links.empty());  // the first vector has nobody to link to
+  for (uint32_t i = 1; i < 200; ++i) ASSERT_TRUE(index.Add(i, rows.data() + i * dim, &links).ok());
+  ASSERT_FALSE(links.empty());
+  for (const auto& l : links) {
+    EXPECT_LT(l.slot, 199u);
+    EXPECT_NEAR(l.similarity, kernels::Dot(rows.data() + 199 * dim, rows.data() + l.slot * dim, dim), 1e-5);
+  }
+}
+
+TEST(HnswIndexTest, DeletedVectorsAreNotReturned) {
+  const size_t dim = 16;
+  auto rows = RandomUnitRows(100, dim, 4);
+  HnswIndex index(dim, HnswOptions{});
+  for (uint32_t i = 0; i < 100; ++i) ASSERT_TRUE(index.Add(i, rows.data() + i * dim).ok());
+  ASSERT_EQ(index.Search(rows.data() + 7 * dim, 1)[0].slot, 7u);
+  ASSERT_TRUE(index.MarkDeleted(7).ok());
+  for (const auto& h : index.Search(rows.data() + 7 * dim, 20)) EXPECT_NE(h.slot, 7u);
+  EXPECT_FALSE(index.MarkDeleted(5000).ok());
+}
+
+TEST(HnswIndexTest, ConcurrentAddAndSearchKeepEveryVector) {
+  const size_t n = 4000, dim = 32;
+  auto rows = RandomUnitRows(n, dim, 5);
+  HnswOptions options;
+  options.initial_capacity = 64;  // force several resizes under concurrency
+  HnswIndex index(dim, options);
+  std::atomic<size_t> next{0};
+  auto writer = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) ASSERT_TRUE(index.Add(static_cast<uint32_t>(i), rows.data() + i * dim).ok());
+  };
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) (void)index.Search(rows.data(), 5);
+  });
+  {
+    std::jthread a(writer), b(writer);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(index.size(), n);
+  size_t self_found = 0;
+  for (size_t i = 0; i < n; i += 40) self_found += index.Search(rows.data() + i * dim, 1, 64)[0].slot == i;
+  EXPECT_GE(self_found, 95u);
+}
+
+TEST(HnswIndexTest, SnapshotRoundTripGivesSameAnswers) {
+  const size_t n = 500, dim = 24;
+  auto rows = RandomUnitRows(n, dim, 6);
+  HnswIndex index(dim, HnswOptions{});
+  for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(index.Add(i, rows.data() + i * dim).ok());
+  const std::string path = testing::TempDir() + "/hnsw_snapshot_test.hnsw";
+  ASSERT_TRUE(index.Save(path).ok());
+  auto loaded = HnswIndex::Load(path, dim, HnswOptions{});
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ((*loaded)->size(), n);
+  for (size_t q = 0; q < 20; ++q) {
+    auto a = index.Search(rows.data() + q * dim, 5, 50);
+    auto b = (*loaded)->Search(rows.data() + q * dim, 5, 50);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].slot, b[i].slot);
+  }
+  EXPECT_EQ(HnswIndex::Load(path, dim + 1, HnswOptions{}).error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(HnswIndex::Load(path + ".missing", dim, HnswOptions{}).error().code(), StatusCode::kNotFound);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace engram::index

@@ -1,0 +1,439 @@
+#include "kernels/kernels.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/random.h"
+#include "hwy/targets.h"
+
+namespace engram::kernels {
+namespace {
+
+// Sizes around every vector width Highway may pick (4, 8 or 16 floats) plus real embedding sizes.
+constexpr size_t kSizes[] = {0, 1, 3, 7, 8, 15, 16, 17, 31, 64, 100, 768, 1000};
+// Offsets in floats from a 64-byte aligned start: 1 and 3 make every vector load unaligned.
+constexpr size_t kOffsets[] = {0, 1, 3};
+
+// Tolerances, each relative to the scale the error can actually be measured against:
+// Sums of products (SIMD adds in a different order, in float): relative to sum |a_i b_i|, which
+// bounds the rounding error even when the dot product itself cancels to near zero.
+constexpr double kDotTolerance = 1e-5;
+// Squared norms and normalization have no cancellation: relative to the result.
+constexpr double kNormTolerance = 2e-6;
+// Cosine lies in [-1, 1]: absolute.
+constexpr double kCosineTolerance = 1e-6;
+// Exp is accurate to 1 ulp, but its argument age/tau is a float quotient carrying up to half an
+// ulp of error, which exp turns into a relative error of |age/tau| * 2^-24 in the result. So:
+// 2e-6 relative plus that amount.
+constexpr double kDecayTolerance = 2e-6;
+constexpr double kFloatEpsilonHalf = 0x1.0p-24;
+// Values below this are underflow (strengths are at most 1); only their absolute size matters.
+constexpr double kUnderflow = 1e-37;
+
+// Runs `body` once for every Highway target compiled into the library that this CPU supports
+// (e.g. SSE4, AVX2, AVX3), so a bug in a narrower target is caught on a machine that would
+// otherwise only ever dispatch to the widest one.
+template <class Body>
+void ForEachTarget(const Body& body) {
+  for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    SCOPED_TRACE(hwy::TargetName(target));
+    ASSERT_STREQ(DispatchedTargetName(), hwy::TargetName(target));
+    body();
+  }
+  hwy::SetSupportedTargetsForTest(0);
+}
+
+// A float array starting `offset` floats after a 64-byte boundary.
+class Buffer {
+ public:
+  Buffer(size_t n, size_t offset) : storage_(n + offset + 16) {
+    const auto base = reinterpret_cast<uintptr_t>(storage_.data());
+    const size_t skip = ((64 - base % 64) % 64) / sizeof(float);
+    data_ = storage_.data() + skip + offset;
+  }
+  float* data() { return data_; }
+  float& operator[](size_t i) { return data_[i]; }
+
+ private:
+  std::vector<float> storage_;
+  float* data_;
+};
+
+void FillNormal(Rng& rng, float* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<float>(rng.Normal());
+}
+
+double SumAbsProducts(const float* a, const float* b, size_t n) {
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += std::fabs(static_cast<double>(a[i]) * b[i]);
+  return sum;
+}
+
+TEST(KernelsTest, DispatchedTargetIsTheBestSupportedOne) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_FALSE(targets.empty());
+  // Lower bits are better targets in Highway's numbering.
+  const int64_t best = *std::min_element(targets.begin(), targets.end());
+  EXPECT_STREQ(DispatchedTargetName(), hwy::TargetName(best));
+}
+
+TEST(KernelsTest, DotMatchesScalarForAllSizesAndOffsets) {
+  ForEachTarget([] {
+    Rng rng(1);
+    for (const size_t n : kSizes) {
+      for (const size_t offset : kOffsets) {
+        Buffer a(n, offset), b(n, offset + 1);
+        FillNormal(rng, a.data(), n);
+        FillNormal(rng, b.data(), n);
+        const double expected = scalar::Dot(a.data(), b.data(), n);
+        const double scale = SumAbsProducts(a.data(), b.data(), n);
+        EXPECT_NEAR(Dot(a.data(), b.data(), n), expected, kDotTolerance * scale)
+            << "n=" << n << " offset=" << offset;
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, SquaredNormMatchesScalar) {
+  ForEachTarget([] {
+    Rng rng(2);
+    for (const size_t n : kSizes) {
+      for (const size_t offset : kOffsets) {
+        Buffer a(n, offset);
+        FillNormal(rng, a.data(), n);
+        const double expected = scalar::SquaredNorm(a.data(), n);
+        EXPECT_NEAR(SquaredNorm(a.data(), n), expected, kNormTolerance * expected)
+            << "n=" << n << " offset=" << offset;
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, NormalizeGivesUnitNormAndReturnsTheOriginalNorm) {
+  ForEachTarget([] {
+    Rng rng(3);
+    for (const size_t n : kSizes) {
+      if (n == 0) continue;
+      for (const size_t offset : kOffsets) {
+        Buffer a(n, offset), reference(n, 0);
+        FillNormal(rng, a.data(), n);
+        std::copy(a.data(), a.data() + n, reference.data());
+        const float expected_norm = scalar::Normalize(reference.data(), n);
+        EXPECT_NEAR(Normalize(a.data(), n), expected_norm, kNormTolerance * expected_norm);
+        EXPECT_NEAR(scalar::SquaredNorm(a.data(), n), 1.0, kNormTolerance) << "n=" << n;
+        for (size_t i = 0; i < n; ++i) {
+          ASSERT_NEAR(a[i], reference[i], kNormTolerance) << "n=" << n << " i=" << i;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, NormalizeLeavesAZeroVectorAlone) {
+  ForEachTarget([] {
+    std::vector<float> zero(17, 0.0f);
+    EXPECT_EQ(Normalize(zero.data(), zero.size()), 0.0f);
+    for (const float x : zero) EXPECT_EQ(x, 0.0f);
+    EXPECT_EQ(Normalize(nullptr, 0), 0.0f);
+  });
+}
+
+TEST(KernelsTest, BatchDotMatchesScalarOnContiguousAndScatteredRows) {
+  ForEachTarget([] {
+    Rng rng(4);
+    for (const size_t dim : kSizes) {
+      for (const size_t count : {0, 1, 3, 4, 5, 9}) {
+        const size_t offset = dim % 3;
+        Buffer query(dim, offset), rows(count * dim, offset + 1);
+        FillNormal(rng, query.data(), dim);
+        FillNormal(rng, rows.data(), count * dim);
+        // The scattered rows are copies in separately allocated, differently aligned buffers.
+        std::vector<Buffer> scattered;
+        std::vector<const float*> pointers;
+        scattered.reserve(count);
+        for (size_t i = 0; i < count; ++i) {
+          scattered.emplace_back(dim, (offset + i) % 4);
+          std::copy(rows.data() + i * dim, rows.data() + (i + 1) * dim, scattered[i].data());
+          pointers.push_back(scattered[i].data());
+        }
+        std::vector<float> out(count, -1.0f), out_ptrs(count, -1.0f), expected(count);
+        BatchDot(query.data(), rows.data(), count, dim, out.data());
+        BatchDotPtrs(query.data(), pointers.data(), count, dim, out_ptrs.data());
+        scalar::BatchDot(query.data(), rows.data(), count, dim, expected.data());
+        for (size_t i = 0; i < count; ++i) {
+          const double scale = SumAbsProducts(query.data(), rows.data() + i * dim, dim);
+          EXPECT_NEAR(out[i], expected[i], kDotTolerance * scale)
+              << "dim=" << dim << " count=" << count << " row=" << i;
+          EXPECT_NEAR(out_ptrs[i], expected[i], kDotTolerance * scale)
+              << "dim=" << dim << " count=" << count << " row=" << i;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, BatchCosineMatchesScalar) {
+  ForEachTarget([] {
+    Rng rng(5);
+    for (const size_t dim : kSizes) {
+      for (const size_t count : {0, 1, 4, 7}) {
+        Buffer query(dim, 1), rows(count * dim, 3);
+        FillNormal(rng, query.data(), dim);
+        FillNormal(rng, rows.data(), count * dim);
+        std::vector<float> out(count, -2.0f), expected(count);
+        BatchCosine(query.data(), rows.data(), count, dim, out.data());
+        scalar::BatchCosine(query.data(), rows.data(), count, dim, expected.data());
+        for (size_t i = 0; i < count; ++i) {
+          EXPECT_NEAR(out[i], expected[i], kCosineTolerance)
+              << "dim=" << dim << " count=" << count << " row=" << i;
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, CosineIsOneWithItselfAndZeroWithTheZeroVector) {
+  ForEachTarget([] {
+    Rng rng(6);
+    for (const size_t dim : {1, 7, 17, 768}) {
+      // Rows: the query itself, the zero vector, the query scaled by 3, and its negation.
+      std::vector<float> query(dim), rows(5 * dim, 0.0f);
+      FillNormal(rng, query.data(), dim);
+      for (size_t i = 0; i < dim; ++i) {
+        rows[i] = query[i];
+        rows[2 * dim + i] = 3.0f * query[i];
+        rows[3 * dim + i] = -query[i];
+        rows[4 * dim + i] = query[i];
+      }
+      std::vector<float> out(5);
+      BatchCosine(query.data(), rows.data(), 5, dim, out.data());
+      EXPECT_NEAR(out[0], 1.0f, 1e-6) << "dim=" << dim;
+      EXPECT_EQ(out[1], 0.0f) << "dim=" << dim;
+      EXPECT_NEAR(out[2], 1.0f, 1e-6) << "dim=" << dim;
+      EXPECT_NEAR(out[3], -1.0f, 1e-6) << "dim=" << dim;
+      EXPECT_NEAR(out[4], 1.0f, 1e-6) << "dim=" << dim;  // goes through the one-row path
+
+      const std::vector<float> zero_query(dim, 0.0f);
+      BatchCosine(zero_query.data(), rows.data(), 5, dim, out.data());
+      for (const float c : out) EXPECT_EQ(c, 0.0f) << "dim=" << dim;
+    }
+  });
+}
+
+// Strengths in [0, 1), ages uniform in [0, max_age).
+void FillDecayInputs(Rng& rng, float* strength, float* age, size_t n, double max_age) {
+  for (size_t i = 0; i < n; ++i) {
+    strength[i] = static_cast<float>(rng.Uniform());
+    age[i] = static_cast<float>(rng.Uniform() * max_age);
+  }
+}
+
+TEST(KernelsTest, DecayExponentialMatchesScalar) {
+  constexpr double kDay = 86400.0;
+  ForEachTarget([] {
+    Rng rng(7);
+    // tau of one day keeps results well above underflow; tau of an hour over 30 days drives most
+    // of them into it.
+    for (const float tau : {86400.0f, 3600.0f, 1.0f}) {
+      for (const size_t n : kSizes) {
+        for (const size_t offset : kOffsets) {
+          Buffer strength(n, offset), age(n, offset + 2);
+          FillDecayInputs(rng, strength.data(), age.data(), n, 30 * kDay);
+          std::vector<float> out(n), expected(n);
+          DecayExponential(strength.data(), age.data(), n, tau, out.data());
+          scalar::DecayExponential(strength.data(), age.data(), n, tau, expected.data());
+          for (size_t i = 0; i < n; ++i) {
+            const double x = static_cast<double>(age[i]) / tau;
+            const double tolerance =
+                (kDecayTolerance + x * kFloatEpsilonHalf) * expected[i] + kUnderflow;
+            ASSERT_NEAR(out[i], expected[i], tolerance)
+                << "tau=" << tau << " n=" << n << " i=" << i << " age=" << age[i];
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, DecayPowerLawMatchesScalar) {
+  constexpr double kDay = 86400.0;
+  ForEachTarget([] {
+    Rng rng(8);
+    for (const float alpha : {0.5f, 1.5f}) {
+      // tau = 30 days puts many ages at age/tau << 1, where Log1p's small-argument accuracy counts.
+      for (const float tau : {3600.0f, 30 * 86400.0f}) {
+        for (const size_t n : kSizes) {
+          for (const size_t offset : kOffsets) {
+            Buffer strength(n, offset), age(n, offset + 1);
+            FillDecayInputs(rng, strength.data(), age.data(), n, 30 * kDay);
+            std::vector<float> out(n), expected(n);
+            DecayPowerLaw(strength.data(), age.data(), n, tau, alpha, out.data());
+            scalar::DecayPowerLaw(strength.data(), age.data(), n, tau, alpha, expected.data());
+            for (size_t i = 0; i < n; ++i) {
+              ASSERT_NEAR(out[i], expected[i], kDecayTolerance * expected[i] + kUnderflow)
+                  << "alpha=" << alpha << " tau=" << tau << " n=" << n << " i=" << i
+                  << " age=" << age[i];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, DecayOfAgeZeroReturnsTheStrength) {
+  ForEachTarget([] {
+    Rng rng(9);
+    for (const size_t n : kSizes) {
+      std::vector<float> strength(n), age(n, 0.0f), out(n);
+      for (float& s : strength) s = static_cast<float>(rng.Uniform());
+      DecayExponential(strength.data(), age.data(), n, 3600.0f, out.data());
+      EXPECT_EQ(out, strength) << "n=" << n;
+      DecayPowerLaw(strength.data(), age.data(), n, 3600.0f, 0.5f, out.data());
+      EXPECT_EQ(out, strength) << "n=" << n;
+    }
+  });
+}
+
+TEST(KernelsTest, DecayInPlaceEqualsDecayIntoAnotherArray) {
+  ForEachTarget([] {
+    Rng rng(10);
+    for (const size_t n : kSizes) {
+      std::vector<float> strength(n), age(n), out(n);
+      FillDecayInputs(rng, strength.data(), age.data(), n, 86400.0);
+      std::vector<float> in_place = strength;
+      DecayExponential(strength.data(), age.data(), n, 3600.0f, out.data());
+      DecayExponential(in_place.data(), age.data(), n, 3600.0f, in_place.data());
+      EXPECT_EQ(in_place, out) << "n=" << n;
+      in_place = strength;
+      DecayPowerLaw(strength.data(), age.data(), n, 3600.0f, 0.5f, out.data());
+      DecayPowerLaw(in_place.data(), age.data(), n, 3600.0f, 0.5f, in_place.data());
+      EXPECT_EQ(in_place, out) << "n=" << n;
+    }
+  });
+}
+
+// A graph of incoming edges in CSR form.
+struct Graph {
+  std::vector<uint32_t> row;
+  std::vector<uint32_t> col;
+  std::vector<float> weight;
+  size_t num_nodes() const { return row.size() - 1; }
+};
+
+// `num_edges` edges with uniform targets and sources, weights in [0, max_weight), plus
+// `hub_edges` more edges into node 0 (more than one stack buffer of the SIMD kernel holds).
+Graph RandomGraph(uint64_t seed, size_t num_nodes, size_t num_edges, size_t hub_edges,
+                  float max_weight) {
+  Rng rng(seed);
+  struct Edge {
+    uint32_t dst, src;
+    float weight;
+  };
+  std::vector<Edge> edges;
+  for (size_t e = 0; e < num_edges + hub_edges; ++e) {
+    const auto dst = static_cast<uint32_t>(e < hub_edges ? 0 : rng.Below(num_nodes));
+    const auto src = static_cast<uint32_t>(rng.Below(num_nodes));
+    edges.push_back({dst, src, static_cast<float>(rng.Uniform() * max_weight)});
+  }
+  std::stable_sort(edges.begin(), edges.end(),
+                   [](const Edge& a, const Edge& b) { return a.dst < b.dst; });
+  Graph g;
+  g.row.assign(num_nodes + 1, 0);
+  for (const Edge& e : edges) {
+    ++g.row[e.dst + 1];
+    g.col.push_back(e.src);
+    g.weight.push_back(e.weight);
+  }
+  for (size_t v = 0; v < num_nodes; ++v) g.row[v + 1] += g.row[v];
+  return g;
+}
+
+TEST(KernelsTest, SpreadStepOnAHandComputedGraph) {
+  // Incoming edges (source -> node, weight); powers of two, so every sum is exact in any order.
+  //   node 0: 1 (0.5), 3 (1)          s = 0.25 + 0.25 = 0.5   x = 0.5*1 + 0.5*0.5 = 0.75
+  //   node 1: 0 (1), 2 (0.5)          s = 1 + 0 = 1           x = 0.5*0.5 + 0.5*1 = 0.75
+  //   node 2: 0 (2), 1 (1), 3 (1)     s = 2.75                x = 0 + 1.375 -> clamped to 1
+  //   node 3: none                                            x = 0.5*0.25 = 0.125
+  //   node 4: none                                            x = 0.0625 < 0.1 -> 0
+  //   node 5: 2 (1)                   s = 0                   x = 0
+  const std::vector<uint32_t> row = {0, 2, 4, 7, 7, 7, 8};
+  const std::vector<uint32_t> col = {1, 3, 0, 2, 0, 1, 3, 2};
+  const std::vector<float> weight = {0.5f, 1.0f, 1.0f, 0.5f, 2.0f, 1.0f, 1.0f, 1.0f};
+  const std::vector<float> act = {1.0f, 0.5f, 0.0f, 0.25f, 0.125f, 0.0f};
+  const std::vector<float> expected = {0.75f, 0.75f, 1.0f, 0.125f, 0.0f, 0.0f};
+  ForEachTarget([&] {
+    std::vector<float> next(act.size(), -1.0f);
+    EXPECT_EQ(SpreadStep(row.data(), col.data(), weight.data(), act.size(), act.data(), 0.5f,
+                         0.5f, 0.1f, next.data()),
+              4u);
+    EXPECT_EQ(next, expected);
+    std::fill(next.begin(), next.end(), -1.0f);
+    EXPECT_EQ(scalar::SpreadStep(row.data(), col.data(), weight.data(), act.size(), act.data(),
+                                 0.5f, 0.5f, 0.1f, next.data()),
+              4u);
+    EXPECT_EQ(next, expected);
+    EXPECT_EQ(SpreadStep(row.data(), col.data(), weight.data(), 0, act.data(), 0.5f, 0.5f, 0.1f,
+                         next.data()),
+              0u);
+  });
+}
+
+TEST(KernelsTest, SpreadStepMatchesScalarOnRandomGraphs) {
+  ForEachTarget([] {
+    // 1000 nodes / 5000 edges as in the benchmark, then the same with a 3000-edge hub.
+    for (const size_t hub_edges : {0, 3000}) {
+      const Graph g = RandomGraph(11, 1000, 5000, hub_edges, 0.3f);
+      Rng rng(12);
+      std::vector<float> act(g.num_nodes());
+      for (float& a : act) a = rng.Uniform() < 0.3 ? static_cast<float>(rng.Uniform()) : 0.0f;
+      std::vector<float> next(g.num_nodes()), expected(g.num_nodes());
+      const size_t count = SpreadStep(g.row.data(), g.col.data(), g.weight.data(), g.num_nodes(),
+                                      act.data(), 0.5f, 0.8f, 0.01f, next.data());
+      const size_t expected_count =
+          scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), g.num_nodes(),
+                             act.data(), 0.5f, 0.8f, 0.01f, expected.data());
+      EXPECT_EQ(count, expected_count) << "hub_edges=" << hub_edges;
+      for (size_t v = 0; v < g.num_nodes(); ++v) {
+        ASSERT_NEAR(next[v], expected[v], 1e-6) << "hub_edges=" << hub_edges << " v=" << v;
+      }
+    }
+  });
+}
+
+TEST(KernelsTest, HundredSpreadStepsStayWithinOneTenThousandthOfScalar) {
+  ForEachTarget([] {
+    // Mean weight 0.2: the gain 0.5 + 0.8 * 5 * 0.2 exceeds 1, so activation spreads from the
+    // seeds over the graph instead of dying out, and every step has work to compare.
+    const Graph g = RandomGraph(13, 1000, 5000, 0, 0.4f);
+    const size_t n = g.num_nodes();
+    std::vector<float> act(n, 0.0f), next(n), ref_act(n, 0.0f), ref_next(n);
+    Rng rng(14);
+    for (int s = 0; s < 10; ++s) act[rng.Below(n)] = 1.0f;
+    ref_act = act;
+    size_t count = 0;
+    for (int step = 0; step < 100; ++step) {
+      count = SpreadStep(g.row.data(), g.col.data(), g.weight.data(), n, act.data(), 0.5f, 0.8f,
+                         0.01f, next.data());
+      scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), n, ref_act.data(), 0.5f,
+                         0.8f, 0.01f, ref_next.data());
+      act.swap(next);
+      ref_act.swap(ref_next);
+      double max_diff = 0.0;
+      for (size_t v = 0; v < n; ++v) {
+        max_diff = std::max(max_diff, std::fabs(static_cast<double>(act[v]) - ref_act[v]));
+      }
+      ASSERT_LE(max_diff, 1e-4) << "step=" << step;
+    }
+    // The walk neither died out nor trivially stayed at the seeds.
+    EXPECT_GT(count, 10u);
+  });
+}
+
+}  // namespace
+}  // namespace engram::kernels
