@@ -1,0 +1,58 @@
+// Server metrics and their Prometheus text exposition (format 0.0.4), written by hand: the
+// format is small, and prometheus-cpp is not packaged in Debian 12.
+//
+// Threading: Record() is lock-free and safe from any thread; Render() may run concurrently
+// with it (it reads a consistent-enough snapshot: every counter is monotone).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/histogram.h"
+
+namespace engram {
+class Engine;
+}
+
+namespace engram::server {
+
+// Every operation the API serves, for per-operation metrics and fault injection.
+enum class Op {
+  kHealth, kMetrics, kDiagnostics, kListSpaces, kCreateSpace, kRemember, kRememberBatch, kGet,
+  kForget, kLink, kRecall, kSearch, kComplete, kNeighbors, kActivate, kConsolidate, kCheckpoint,
+  kUnknown, kCount
+};
+std::string_view OpName(Op op);
+// The Op for a name as used on the command line ("recall"), or kUnknown.
+Op OpFromName(std::string_view name);
+
+class Metrics {
+ public:
+  Metrics();
+  // One served request: its operation, HTTP status and duration in nanoseconds.
+  void Record(Op op, int http_status, int64_t nanos);
+  void AddInflight(int delta) { inflight_.fetch_add(delta, std::memory_order_relaxed); }
+  int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
+  uint64_t total_requests() const;
+  // The exposition, including engine gauges (episodes, edges, concepts, memory per space).
+  std::string Render(const Engine& engine) const;
+
+ private:
+  static constexpr std::array<int, 12> kCodes = {200, 201, 400, 404, 405, 409, 413, 429, 500, 503, 504, 0};
+  static size_t CodeIndex(int http_status);
+  std::array<std::array<std::atomic<uint64_t>, kCodes.size()>, static_cast<size_t>(Op::kCount)> counts_{};
+  std::vector<std::unique_ptr<AtomicHistogram>> latency_;  // per Op, nanoseconds
+  std::atomic<int64_t> inflight_{0};
+  int64_t start_mono_ns_;
+};
+
+// Resident set size of this process in bytes (from /proc/self/statm), 0 if unknown.
+uint64_t ResidentBytes();
+// Threads of this process (from /proc/self/status), 0 if unknown.
+int ThreadCount();
+
+}  // namespace engram::server
