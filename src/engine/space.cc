@@ -580,6 +580,16 @@ RecallResult Space::EpisodicRecall(const float* cue, const RecallQuery& query) c
     }
     auto spread = Spread(seeds, query.hops);
     result.activated = spread.size();
+    // Episodes the vector search already found keep their activation; of the others only the
+    // most activated can reach the top k, so only they are scored.
+    auto found_by_search = [&](const std::pair<uint32_t, float>& s) { return pos.count(s.first) != 0; };
+    auto split = std::stable_partition(spread.begin(), spread.end(), found_by_search);
+    const size_t keep = std::max(query.k * 4, options_.activation_scored_min);
+    if (static_cast<size_t>(spread.end() - split) > keep) {
+      std::nth_element(split, split + static_cast<std::ptrdiff_t>(keep), spread.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      spread.erase(split + static_cast<std::ptrdiff_t>(keep), spread.end());
+    }
     std::vector<const float*> rows;
     std::vector<size_t> fresh;
     for (const auto& [slot, a] : spread) {

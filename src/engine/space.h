@@ -32,7 +32,7 @@ enum class DecayKind { kPowerLaw, kExponential };
 
 struct SpaceOptions {
   uint32_t dim = 768;
-  index::HnswOptions hnsw;           // m 16, ef_construction 200, ef_search 64
+  index::HnswOptions hnsw;           // m 16, ef_construction 128, ef_search 64
   size_t auto_link_k = 8;            // association edges made on remember, from HNSW's choice
   float link_min_similarity = 0.0f;  // weaker candidates are not linked
   // Retrievability r = strength * (1 + age/tau)^-alpha (power law, default) or
@@ -45,7 +45,10 @@ struct SpaceOptions {
   float activation_retain = 0.5f;
   float activation_decay = 0.7f;
   float activation_threshold = 0.01f;
-  size_t activation_node_budget = 2048;
+  size_t activation_node_budget = 512;
+  // Of the episodes reached only by spreading (not by the vector search), the most activated
+  // max(4k, 64) are scored; the rest could not outrank them.
+  size_t activation_scored_min = 64;
   // Recall score = (w_sim*similarity + w_act*activation) * (floor + (1-floor)*retrievability).
   float weight_similarity = 0.7f;
   float weight_activation = 0.3f;

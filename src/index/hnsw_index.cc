@@ -89,9 +89,14 @@ std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, int ef) co
   // Greedy descent through the upper layers, as hnswlib's searchKnn does, then a level-0 search
   // with our own list size: hnswlib 0.6 keeps ef as one shared member, and setting it per query
   // would race between threads.
-  hnswlib::tableint current = hnsw_->enterpoint_node_;
+  // Concurrent inserts may be publishing a new entry point: read it once, and descend from
+  // that node's own level (reading maxlevel_ separately could pair a new level with the old
+  // entry point and walk link lists the node does not have).
+  const hnswlib::tableint current_entry = hnsw_->enterpoint_node_;
+  if (current_entry == static_cast<hnswlib::tableint>(-1)) return out;  // first insert in flight
+  hnswlib::tableint current = current_entry;
   float current_dist = 1.0f - kernels::Dot(query, reinterpret_cast<const float*>(hnsw_->getDataByInternalId(current)), dim_);
-  for (int level = hnsw_->maxlevel_; level > 0; --level) {
+  for (int level = hnsw_->element_levels_[current]; level > 0; --level) {
     bool changed = true;
     while (changed) {
       changed = false;
@@ -180,6 +185,35 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, size
     return Status::DataLoss("loading index snapshot ", path, ": ", e.what());
   }
   return index;
+}
+
+struct BareHnswlib::Impl {
+  explicit Impl(size_t dim) : space(dim) {}
+  hnswlib::InnerProductSpace space;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw;
+};
+
+BareHnswlib::BareHnswlib(size_t dim, const HnswOptions& options, size_t capacity)
+    : impl_(std::make_unique<Impl>(dim)) {
+  impl_->hnsw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+      &impl_->space, capacity, options.m, options.ef_construction, options.random_seed);
+  impl_->hnsw->setEf(options.ef_search);
+}
+
+BareHnswlib::~BareHnswlib() = default;
+
+void BareHnswlib::Add(uint32_t label, const float* vec) { impl_->hnsw->addPoint(vec, label); }
+
+void BareHnswlib::SetEf(size_t ef) { impl_->hnsw->setEf(ef); }
+
+std::vector<Neighbor> BareHnswlib::Search(const float* query, size_t k) const {
+  auto top = impl_->hnsw->searchKnn(query, k);
+  std::vector<Neighbor> out(top.size());
+  for (size_t i = top.size(); i-- > 0;) {
+    out[i] = {static_cast<uint32_t>(top.top().second), 1.0f - top.top().first};
+    top.pop();
+  }
+  return out;
 }
 
 std::vector<Neighbor> ExactSearch(const float* query, const float* rows, size_t count,

@@ -27,7 +27,7 @@ namespace engram::index {
 
 struct HnswOptions {
   size_t m = 16;                 // graph degree (hnswlib M); level 0 keeps 2*m links
-  size_t ef_construction = 200;  // candidate list size while inserting
+  size_t ef_construction = 128;  // candidate list size while inserting
   size_t ef_search = 64;         // default candidate list size while searching
   size_t initial_capacity = 1024;
   uint64_t random_seed = 100;    // hnswlib's level generator seed
@@ -78,6 +78,23 @@ class HnswIndex {
   std::unique_ptr<Space> space_;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_;
   mutable std::shared_mutex grow_mu_;  // exclusive only while resizing
+};
+
+// hnswlib exactly as it ships (its own compile-time SIMD inner product and searchKnn), for
+// measuring the engine against the bare library in the same run. The engine never uses it.
+// It lives here because hnswlib 0.6's headers define globals and may be included by one
+// translation unit per binary only. Add() may run concurrently with itself.
+class BareHnswlib {
+ public:
+  BareHnswlib(size_t dim, const HnswOptions& options, size_t capacity);
+  ~BareHnswlib();
+  void Add(uint32_t label, const float* vec);
+  void SetEf(size_t ef);
+  std::vector<Neighbor> Search(const float* query, size_t k) const;  // most similar first
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Exact search by brute force: the reference that recall@k is measured against.

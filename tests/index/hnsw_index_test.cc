@@ -97,7 +97,11 @@ TEST(HnswIndexTest, ConcurrentAddAndSearchKeepEveryVector) {
   reader.join();
   EXPECT_EQ(index.size(), n);
   size_t self_found = 0;
-  for (size_t i = 0; i < n; i += 40) self_found += index.Search(rows.data() + i * dim, 1, 64)[0].slot == i;
+  for (size_t i = 0; i < n; i += 40) {
+    auto hits = index.Search(rows.data() + i * dim, 1, 64);
+    ASSERT_EQ(hits.size(), 1u);
+    self_found += hits[0].slot == i;
+  }
   EXPECT_GE(self_found, 95u);
 }
 
