@@ -12,7 +12,7 @@ packages=(
   curl jq procps
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(shellcheck valgrind)
+  packages+=(shellcheck valgrind python3)
 fi
 
 missing=()

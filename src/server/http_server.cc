@@ -95,7 +95,10 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.body() = std::move(r.body);
     response_.keep_alive(request_.keep_alive() && !server_->draining.load());
     response_.prepare_payload();
-    status_ = r.status;
+    // Recorded before the write starts, so a client that has its response can rely on the
+    // metrics counting it.
+    server_->metrics->Record(op_, r.status, MonoNanos() - start_ns_);
+    server_->metrics->AddInflight(-1);
     counted_ = true;
     Write();
   }
@@ -122,9 +125,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnWrite(beast::error_code ec) {
     if (counted_) {
-      server_->metrics->Record(op_, status_, MonoNanos() - start_ns_);
-      server_->metrics->AddInflight(-1);
-      server_->busy.fetch_sub(1);
+      server_->busy.fetch_sub(1);  // the drain waits until responses are written
       counted_ = false;
     }
     if (ec || !response_.keep_alive()) return Close();
@@ -146,7 +147,6 @@ class Session : public std::enable_shared_from_this<Session> {
   http::response<http::string_body> response_;
   Op op_ = Op::kUnknown;
   int64_t start_ns_ = 0;
-  int status_ = 0;
   bool counted_ = false;
 };
 

@@ -90,7 +90,7 @@ std::string Metrics::Render(const Engine& engine) const {
           << (kCodes[c] == 0 ? std::string("other") : std::to_string(kCodes[c])) << "\"} " << n << "\n";
     }
   }
-  out << "# HELP engram_request_duration_seconds Time from reading a request to writing its response.\n"
+  out << "# HELP engram_request_duration_seconds Time from reading a request to its response being ready (injected delays included).\n"
       << "# TYPE engram_request_duration_seconds histogram\n";
   for (size_t o = 0; o < static_cast<size_t>(Op::kCount); ++o) {
     const Histogram h = latency_[o]->Snapshot();

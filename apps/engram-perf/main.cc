@@ -1,0 +1,467 @@
+// engram-perf: the logic behind the spec's performance scripts.
+//
+//   engram-perf compare --before F... --after F... [--task ID] [--threshold PCT] [--competitive]
+//                       [--baselines FILE] [--calibration FILE] [--paired] [--json] [--seed N]
+//                       [--resamples B] [--confidence C]
+//   engram-perf calibrate --runs-dir DIR [--run-command CMD --runs N] [--set-size R]
+//                         [--threshold PCT] [--competitive] [--output FILE] [--json] [--seed N]
+//   engram-perf ab --base REV --head REV [--pairs N] [--competitive] [--duration S] [--task ID]
+//                  [--threshold PCT] [--skip-build] [--dry-run] [--json] [--seed N]
+//
+// Exit codes (spec 000): 0 no regression, 1 internal regression, 2 competitive regression,
+// 3 error (missing or invalid files, bad arguments, a run that could not be made). Usage
+// errors exit 3, not 2, because 2 already means "competitive regression" to the scripts.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analysis/ab_plan.h"
+#include "analysis/baselines.h"
+#include "analysis/calibration.h"
+#include "analysis/compare.h"
+#include "analysis/run_result.h"
+
+namespace fs = std::filesystem;
+using namespace engram;
+using namespace engram::analysis;
+
+namespace {
+
+constexpr char kBaselinesRel[] = "docs/reference/competitive_baselines.json";
+constexpr char kCalibrationRel[] = "tmp/m17_performance/calibration.json";
+
+// The repository root: $ENGRAM_ROOT, else the first ancestor of the working directory or of
+// this executable that holds the baselines file. "" when none is found.
+std::string FindRepoRoot() {
+  if (const char* env = std::getenv("ENGRAM_ROOT"); env != nullptr && *env != '\0') return env;
+  std::vector<fs::path> starts;
+  std::error_code ec;
+  starts.push_back(fs::current_path(ec));
+  starts.push_back(fs::read_symlink("/proc/self/exe", ec).parent_path());
+  for (fs::path dir : starts) {
+    for (; !dir.empty(); dir = dir.parent_path()) {
+      if (fs::exists(dir / kBaselinesRel, ec)) return dir.string();
+      if (dir == dir.parent_path()) break;
+    }
+  }
+  return "";
+}
+
+Result<uint64_t> SeedOption(const std::string& text) { return ParseSeed(text); }
+
+int Fail(const Status& st, bool json, const char* command) {
+  std::fprintf(stderr, "engram-perf %s: error: %s\n", command, st.message().c_str());
+  if (json) std::fputs(RenderErrorJson(st).c_str(), stdout);
+  return kExitError;
+}
+
+struct CompareArgs {
+  std::vector<std::string> before, after;
+  std::string task;
+  std::optional<double> threshold;
+  bool competitive = false;
+  std::string baselines;
+  std::string calibration;
+  bool paired = false;
+  bool json = false;
+  std::string seed = "0x5eedc0de";
+  int resamples = 2000;
+  double confidence = 0.95;
+};
+
+Result<std::vector<RunResult>> LoadAll(const std::vector<std::string>& paths) {
+  std::vector<RunResult> runs;
+  for (const std::string& p : paths) {
+    auto r = LoadRunResult(p);
+    if (!r.ok()) return r.error();
+    runs.push_back(std::move(r).value());
+  }
+  return runs;
+}
+
+int RunCompare(const CompareArgs& a) {
+  const char* cmd = "compare";
+  auto seed = SeedOption(a.seed);
+  if (!seed.ok()) return Fail(seed.error(), a.json, cmd);
+  CompareOptions opt;
+  opt.task = a.task;
+  opt.competitive = a.competitive;
+  opt.threshold_pct = a.threshold.value_or(a.competitive ? 10.0 : 5.0);
+  opt.seed = *seed;
+  opt.resamples = a.resamples;
+  opt.confidence = a.confidence;
+  opt.paired = a.paired;
+
+  auto before = LoadAll(a.before);
+  if (!before.ok()) return Fail(before.error(), a.json, cmd);
+  auto after = LoadAll(a.after);
+  if (!after.ok()) return Fail(after.error(), a.json, cmd);
+
+  const std::string root = FindRepoRoot();
+  std::optional<BaselineFile> baselines;
+  if (a.competitive) {
+    std::string path = a.baselines;
+    if (path.empty()) {
+      if (root.empty()) {
+        return Fail(Status::NotFound("competitive mode needs ", kBaselinesRel,
+                                     ": repository root not found; pass --baselines FILE"),
+                    a.json, cmd);
+      }
+      path = root + "/" + kBaselinesRel;
+    }
+    auto b = LoadBaselines(path);
+    if (!b.ok()) {
+      return Fail(b.error().WithContext("competitive mode needs the competitor baselines"), a.json,
+                  cmd);
+    }
+    baselines = std::move(b).value();
+  }
+  std::optional<CalibrationInfo> calibration;
+  std::string calibration_note;
+  if (!a.calibration.empty()) {
+    auto c = LoadCalibrationInfo(a.calibration);
+    if (!c.ok()) return Fail(c.error(), a.json, cmd);
+    calibration = std::move(c).value();
+  } else if (!root.empty() && fs::exists(root + "/" + kCalibrationRel)) {
+    auto c = LoadCalibrationInfo(root + "/" + kCalibrationRel);
+    if (c.ok()) {
+      calibration = std::move(c).value();
+    } else {
+      calibration_note = "calibration file ignored: " + c.error().message();
+    }
+  }
+
+  auto cmp = Compare(*before, *after, opt, baselines ? &*baselines : nullptr,
+                     calibration ? &*calibration : nullptr);
+  if (!cmp.ok()) return Fail(cmp.error(), a.json, cmd);
+  if (!calibration_note.empty()) cmp->notes.push_back(calibration_note);
+  const std::string out = a.json ? RenderJson(*cmp) : RenderText(*cmp);
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+  return cmp->exit_code;
+}
+
+// The exit status of a command run by std::system: its exit code, 128 + signal, or -1.
+int SystemStatus(int raw) {
+  if (raw == -1) return -1;
+  if (WIFEXITED(raw)) return WEXITSTATUS(raw);
+  if (WIFSIGNALED(raw)) return 128 + WTERMSIG(raw);
+  return -1;
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char ch : s) {
+    if (ch == '\'') {
+      out += "'\\''";
+    } else {
+      out += ch;
+    }
+  }
+  return out + "'";
+}
+
+struct CalibrateArgs {
+  std::string runs_dir;
+  std::string run_command;
+  int runs = 0;
+  int set_size = 1;
+  std::optional<double> threshold;
+  bool competitive = false;
+  std::string output;
+  bool json = false;
+  std::string seed = "0x5eedc0de";
+};
+
+int RunCalibrate(const CalibrateArgs& a) {
+  const char* cmd = "calibrate";
+  auto seed = SeedOption(a.seed);
+  if (!seed.ok()) return Fail(seed.error(), a.json, cmd);
+  if (!a.run_command.empty()) {
+    if (a.runs < 2)
+      return Fail(Status::InvalidArgument("--run-command needs --runs N >= 2"), a.json, cmd);
+    std::error_code ec;
+    fs::create_directories(a.runs_dir, ec);
+    if (ec) return Fail(Status::IOError(a.runs_dir, ": ", ec.message()), a.json, cmd);
+    ::setenv("ENGRAM_PERF_DIR", a.runs_dir.c_str(), 1);
+    for (int i = 1; i <= a.runs; ++i) {
+      std::fprintf(stderr, "engram-perf calibrate: A/A run %d of %d: %s\n", i, a.runs,
+                   a.run_command.c_str());
+      const int st = SystemStatus(std::system(a.run_command.c_str()));
+      if (st != 0 && st != 1) {
+        return Fail(Status::Internal("A/A run ", i, " failed: the command exited ", st), a.json,
+                    cmd);
+      }
+    }
+  }
+  std::vector<std::string> skipped;
+  auto runs = LoadRunsDir(a.runs_dir, &skipped);
+  if (!runs.ok()) return Fail(runs.error(), a.json, cmd);
+  CalibrationOptions opt;
+  opt.set_size = a.set_size;
+  opt.compare.threshold_pct = a.threshold.value_or(a.competitive ? 10.0 : 5.0);
+  opt.compare.seed = *seed;
+  auto cal = Calibrate(std::move(runs).value(), opt);
+  if (!cal.ok()) return Fail(cal.error(), a.json, cmd);
+  cal->runs_dir = a.runs_dir;
+  for (const std::string& s : skipped) cal->notes.push_back("skipped " + s);
+
+  std::string output = a.output;
+  if (output.empty()) {
+    const std::string root = FindRepoRoot();
+    output = (root.empty() ? std::string(".") : root) + "/" + kCalibrationRel;
+  }
+  const std::string json = CalibrationToJson(*cal);
+  if (output != "-") {
+    std::error_code ec;
+    if (fs::path(output).has_parent_path())
+      fs::create_directories(fs::path(output).parent_path(), ec);
+    const std::string tmp = output + ".tmp";
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << json;
+    out.close();
+    if (!out || (fs::rename(tmp, output, ec), ec)) {
+      return Fail(Status::IOError(output, ": cannot write"), a.json, cmd);
+    }
+  }
+  std::fputs(a.json ? json.c_str() : CalibrationToText(*cal).c_str(), stdout);
+  if (!a.json && output != "-") std::printf("Written: %s\n", output.c_str());
+  return kExitOk;
+}
+
+struct AbArgs {
+  std::string base, head;
+  int pairs = 5;
+  bool competitive = false;
+  int duration = 0;
+  std::string task = "ab";
+  std::optional<double> threshold;
+  bool skip_build = false;
+  bool dry_run = false;
+  bool json = false;
+  std::string seed = "0x5eedc0de";
+};
+
+// Runs `command` and returns its stdout with the trailing newline removed.
+Result<std::string> Capture(const std::string& command) {
+  FILE* p = ::popen(command.c_str(), "r");
+  if (p == nullptr) return Status::Internal("cannot run: ", command);
+  std::string out;
+  char buf[256];
+  while (std::fgets(buf, sizeof(buf), p) != nullptr) out += buf;
+  const int st = SystemStatus(::pclose(p));
+  if (st != 0) return Status::InvalidArgument("'", command, "' exited ", st);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+int RunAb(const AbArgs& a) {
+  const char* cmd = "ab";
+  const std::string root = FindRepoRoot();
+  if (root.empty() || !fs::exists(root + "/.git")) {
+    return Fail(Status::NotFound("ab needs the git repository (run inside it or set ENGRAM_ROOT)"),
+                a.json, cmd);
+  }
+  if (a.pairs < 1) return Fail(Status::InvalidArgument("--pairs must be >= 1"), a.json, cmd);
+  auto rev = [&](const std::string& r) {
+    return Capture("git -C " + ShellQuote(root) + " rev-parse --verify --quiet " +
+                   ShellQuote(r + "^{commit}"));
+  };
+  auto base_sha = rev(a.base);
+  if (!base_sha.ok())
+    return Fail(Status::InvalidArgument("unknown revision '", a.base, "'"), a.json, cmd);
+  auto head_sha = rev(a.head);
+  if (!head_sha.ok())
+    return Fail(Status::InvalidArgument("unknown revision '", a.head, "'"), a.json, cmd);
+  const std::string work = root + "/tmp/ab";
+  auto tree_for = [&](const std::string& sha) { return work + "/wt-" + sha.substr(0, 12); };
+  const std::string base_tree = tree_for(*base_sha), head_tree = tree_for(*head_sha);
+
+  std::vector<std::string> setup;
+  for (const auto& [sha, tree] :
+       {std::pair{*base_sha, base_tree}, std::pair{*head_sha, head_tree}}) {
+    if (!fs::exists(tree) && std::find(setup.begin(), setup.end(), "#" + tree) == setup.end()) {
+      setup.push_back("#" + tree);
+      setup.push_back("git -C " + ShellQuote(root) + " worktree add --detach " + ShellQuote(tree) +
+                      " " + sha);
+    }
+  }
+  if (!a.skip_build) {
+    setup.push_back("cd " + ShellQuote(base_tree) + " && scripts/build.sh release engram loadtest");
+    if (head_tree != base_tree) {
+      setup.push_back("cd " + ShellQuote(head_tree) +
+                      " && scripts/build.sh release engram loadtest");
+    }
+  }
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d_%H%M%S", std::localtime(&now));
+  const std::string results =
+      work + "/runs-" + base_sha->substr(0, 12) + "-" + head_sha->substr(0, 12) + "-" + stamp;
+  // One load generator for both sides (the head's), so only the server differs.
+  const char* lt_env = std::getenv("LOADTEST_BIN");
+  const std::string loadtest = lt_env != nullptr && *lt_env != '\0'
+                                   ? lt_env
+                                   : head_tree + "/build/release/apps/loadtest/loadtest";
+  std::vector<std::string> runs;
+  for (const AbStep& step : AbSchedule(a.pairs)) {
+    const std::string& tree = step.is_head ? head_tree : base_tree;
+    std::string c =
+        "ENGRAM_SKIP_BUILD=1 ENGRAM_BIN=" + ShellQuote(tree + "/build/release/apps/engram/engram") +
+        " LOADTEST_BIN=" + ShellQuote(loadtest) + " ENGRAM_PERF_DIR=" + ShellQuote(results) +
+        " ENGRAM_PERF_REPEAT=1";
+    if (a.duration > 0) c += " ENGRAM_PERF_DURATION=" + std::to_string(a.duration);
+    c += " " + ShellQuote(root + "/scripts/m17_performance_check.sh") + " " + ShellQuote(a.task) +
+         (step.is_head ? " after" : " before") + (a.competitive ? " --competitive" : "");
+    runs.push_back(c);
+  }
+  if (a.dry_run) {
+    std::printf("# engram-perf ab: base %s (%s), head %s (%s), %d pair(s), order ABBA\n",
+                a.base.c_str(), base_sha->c_str(), a.head.c_str(), head_sha->c_str(), a.pairs);
+    for (const std::string& s : setup) {
+      if (s[0] != '#') std::printf("%s\n", s.c_str());
+    }
+    for (const std::string& r : runs) std::printf("%s\n", r.c_str());
+    std::printf(
+        "engram-perf compare --paired --before %s/<task>_before_*.json --after "
+        "%s/<task>_after_*.json\n",
+        results.c_str(), results.c_str());
+    return kExitOk;
+  }
+  for (const std::string& s : setup) {
+    if (s[0] == '#') continue;
+    std::fprintf(stderr, "engram-perf ab: %s\n", s.c_str());
+    if (const int st = SystemStatus(std::system(s.c_str())); st != 0) {
+      return Fail(Status::Internal("'", s, "' exited ", st), a.json, cmd);
+    }
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    std::fprintf(stderr, "engram-perf ab: run %zu of %zu: %s\n", i + 1, runs.size(),
+                 runs[i].c_str());
+    const int st = SystemStatus(std::system(runs[i].c_str()));
+    if (st != 0 && st != 1) {
+      return Fail(Status::Internal("run ", i + 1, " exited ", st, " (see ", results, ")"), a.json,
+                  cmd);
+    }
+  }
+  std::vector<std::string> before, after;
+  const std::string prefix = std::string(a.competitive ? "competitive_" : "") + a.task + "_";
+  for (const auto& e : fs::directory_iterator(results)) {
+    const std::string name = e.path().filename().string();
+    if (e.path().extension() != ".json" || name.rfind(prefix, 0) != 0) continue;
+    if (name.rfind(prefix + "before_", 0) == 0) before.push_back(e.path().string());
+    if (name.rfind(prefix + "after_", 0) == 0) after.push_back(e.path().string());
+  }
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  CompareArgs c;
+  c.before = before;
+  c.after = after;
+  c.task = a.task;
+  c.threshold = a.threshold;
+  c.competitive = a.competitive;
+  c.paired = true;
+  c.json = a.json;
+  c.seed = a.seed;
+  return RunCompare(c);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"engram-perf: before/after performance verdicts with confidence intervals"};
+  app.require_subcommand(1);
+
+  CompareArgs cmp;
+  auto* compare =
+      app.add_subcommand("compare",
+                         "Compare before/after loadtest results; exit 0 ok, 1 regression, "
+                         "2 competitive regression, 3 error");
+  compare->add_option("--before", cmp.before, "Result file(s) of the before build (repetitions)")
+      ->required()
+      ->expected(1, -1);
+  compare->add_option("--after", cmp.after, "Result file(s) of the after build (repetitions)")
+      ->required()
+      ->expected(1, -1);
+  compare->add_option("--task", cmp.task, "Task id shown in the report");
+  compare
+      ->add_option("--threshold", cmp.threshold,
+                   "Regression threshold in percent (default 5, competitive 10)")
+      ->check(CLI::PositiveNumber);
+  compare->add_flag("--competitive", cmp.competitive,
+                    "Competitive mode: 10% threshold, positioning against competitor baselines, "
+                    "exit 2 on regression");
+  compare->add_option("--baselines", cmp.baselines,
+                      "Competitor baselines (default docs/reference/competitive_baselines.json)");
+  compare->add_option("--calibration", cmp.calibration,
+                      "A/A calibration file (default tmp/m17_performance/calibration.json if "
+                      "present)");
+  compare->add_flag("--paired", cmp.paired,
+                    "before[i] and after[i] ran as an interleaved pair (engram-perf ab)");
+  compare->add_flag("--json", cmp.json, "Print the comparison as JSON");
+  compare->add_option("--seed", cmp.seed, "Bootstrap seed, decimal or 0x hex (default 0x5eedc0de)");
+  compare->add_option("--resamples", cmp.resamples, "Bootstrap resamples (at least 2000 are used)");
+  compare->add_option("--confidence", cmp.confidence,
+                      "Family-wise one-sided confidence over gated metrics (default 0.95)");
+
+  CalibrateArgs cal;
+  auto* calibrate = app.add_subcommand(
+      "calibrate", "A/A calibration: false-alarm rate and noise floor from runs of one build");
+  calibrate->add_option("--runs-dir", cal.runs_dir, "Directory of A/A result files")->required();
+  calibrate->add_option("--run-command", cal.run_command,
+                        "Command that writes one result into $ENGRAM_PERF_DIR (run --runs times "
+                        "first), e.g. 'ENGRAM_SKIP_BUILD=1 scripts/m17_performance_check.sh aa "
+                        "before'");
+  calibrate->add_option("--runs", cal.runs, "How many times to run --run-command");
+  calibrate->add_option("--set-size", cal.set_size, "Runs per side in each A/A comparison")
+      ->check(CLI::PositiveNumber);
+  calibrate->add_option("--threshold", cal.threshold, "Threshold in percent (default 5/10)")
+      ->check(CLI::PositiveNumber);
+  calibrate->add_flag("--competitive", cal.competitive, "Use the competitive 10% threshold");
+  calibrate->add_option("--output", cal.output,
+                        "Where to write calibration.json (default "
+                        "tmp/m17_performance/calibration.json; '-' for none)");
+  calibrate->add_flag("--json", cal.json, "Print the calibration as JSON");
+  calibrate->add_option("--seed", cal.seed, "Bootstrap seed");
+
+  AbArgs ab;
+  auto* abc = app.add_subcommand(
+      "ab", "Interleaved A/B: build two revisions in git worktrees, run them A B B A ..., compare");
+  abc->add_option("--base", ab.base, "Base revision (A, before)")->required();
+  abc->add_option("--head", ab.head, "Head revision (B, after)")->required();
+  abc->add_option("--pairs", ab.pairs, "Number of A/B pairs (default 5)");
+  abc->add_flag("--competitive", ab.competitive, "Run the competitive scenario");
+  abc->add_option("--duration", ab.duration, "Seconds per run (default: the check script's 60)");
+  abc->add_option("--task", ab.task, "Task id for the result names (default ab)");
+  abc->add_option("--threshold", ab.threshold, "Threshold in percent")->check(CLI::PositiveNumber);
+  abc->add_flag("--skip-build", ab.skip_build, "Do not build the worktrees");
+  abc->add_flag("--dry-run", ab.dry_run, "Print the plan, run nothing");
+  abc->add_flag("--json", ab.json, "Print the comparison as JSON");
+  abc->add_option("--seed", ab.seed, "Bootstrap seed");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitError;
+  }
+  try {
+    if (compare->parsed()) return RunCompare(cmp);
+    if (calibrate->parsed()) return RunCalibrate(cal);
+    if (abc->parsed()) return RunAb(ab);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engram-perf: error: %s\n", e.what());
+    return kExitError;
+  }
+  return kExitError;
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Shared helpers of scripts/m17_performance_check.sh and scripts/compare_m17_performance.sh.
+# Sourced, not run. Functions only; every name starts with perf_.
+
+# perf_die CODE MESSAGE...: prints "error: MESSAGE" to stderr and exits with CODE.
+perf_die() {
+  local code=$1
+  shift
+  printf 'error: %s\n' "$*" >&2
+  exit "$code"
+}
+
+# perf_abspath PATH: PATH made absolute against the current directory (not resolved further).
+perf_abspath() {
+  case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s/%s\n' "$PWD" "$1" ;;
+  esac
+}
+
+# perf_valid_task ID: true when ID is a safe task id (letters, digits, '.', '-', '_').
+perf_valid_task() {
+  [[ $1 =~ ^[A-Za-z0-9._-]+$ ]]
+}
+
+# perf_newest_set DIR PREFIX TASK PHASE: prints, one per line in repetition order, the result
+# files of the newest set named PREFIX TASK _ PHASE _ YYYYMMDD_HHMMSS [_rN] .json in DIR.
+# A set is every file sharing the newest timestamp (one file, or the _r1, _r2 ... repetitions
+# of one m17_performance_check.sh invocation). Prints nothing when there is none.
+perf_newest_set() {
+  local dir=$1 prefix=$2 task=$3 phase=$4
+  local stem="${prefix}${task}_${phase}_"
+  local f name rest newest=""
+  local -a stamps=() files=()
+  for f in "$dir/$stem"*.json; do
+    [[ -f $f ]] || continue
+    name=${f##*/}
+    rest=${name#"$stem"}
+    if [[ $rest =~ ^([0-9]{8}_[0-9]{6})(_r[0-9]+)?\.json$ ]]; then
+      stamps+=("${BASH_REMATCH[1]}")
+      files+=("$f")
+      if [[ ${BASH_REMATCH[1]} > $newest ]]; then
+        newest=${BASH_REMATCH[1]}
+      fi
+    fi
+  done
+  local i
+  for i in "${!files[@]}"; do
+    if [[ ${stamps[$i]} == "$newest" ]]; then
+      printf '%s\n' "${files[$i]}"
+    fi
+  done | sort -V
+}
+
+# perf_proc_state PID: the one-letter state of PID from /proc (R, S, Z, ...), or "" if gone.
+perf_proc_state() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  stat=${stat##*) }
+  printf '%s\n' "${stat%% *}"
+}
+
+# perf_alive PID: true while PID runs (a zombie, exited but not yet reaped, counts as gone).
+perf_alive() {
+  local state
+  state=$(perf_proc_state "$1")
+  [[ -n $state && $state != Z && $state != X ]]
+}
+
+# perf_sample_resources PID FILE [INTERVAL]: appends one line per INTERVAL seconds (default
+# 0.5, so at least one a second) with the process's RSS, CPU% over the interval and thread
+# count, read from /proc/PID/stat and /proc/PID/status, until PID is gone. Run it in the
+# background and stop it with kill when done.
+perf_sample_resources() {
+  local pid=$1 out=$2 interval=${3:-0.5}
+  local clk start now prev_now prev_ticks ticks rss threads stat rest cpu
+  local -a f
+  clk=$(getconf CLK_TCK)
+  start=$(date +%s.%N)
+  prev_now=$start
+  prev_ticks=""
+  {
+    printf '# resource samples of pid %s (%s), every %ss, from /proc\n' "$pid" \
+      "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)" "$interval"
+    printf '# time_utc elapsed_s rss_kib cpu_percent threads\n'
+  } >>"$out"
+  while perf_alive "$pid"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || break
+    rest=${stat##*) }
+    read -r -a f <<<"$rest"
+    # After "pid (comm) ": f[0] is field 3 (state); utime, stime are fields 14, 15 and
+    # num_threads is field 20 (proc(5)).
+    ticks=$((f[11] + f[12]))
+    threads=${f[17]}
+    rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    now=$(date +%s.%N)
+    if [[ -n $prev_ticks ]]; then
+      cpu=$(awk -v t="$((ticks - prev_ticks))" -v hz="$clk" -v a="$prev_now" -v b="$now" \
+        'BEGIN { d = b - a; printf "%.1f", (d > 0 ? 100 * t / hz / d : 0) }')
+    else
+      cpu="nan"
+    fi
+    printf '%s %s %s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      "$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.2f", b - a }')" \
+      "${rss:-0}" "$cpu" "$threads" >>"$out"
+    prev_ticks=$ticks
+    prev_now=$now
+    sleep "$interval"
+  done
+}
