@@ -1,0 +1,17 @@
+#include "loadgen/driver.h"
+
+namespace engram::loadgen {
+
+std::string_view ErrorKindName(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kNone: return "none";
+    case ErrorKind::kTimeout: return "timeout";
+    case ErrorKind::kConnection: return "connection";
+    case ErrorKind::kHttp4xx: return "http_4xx";
+    case ErrorKind::kHttp5xx: return "http_5xx";
+    case ErrorKind::kOther: return "other";
+  }
+  return "other";
+}
+
+}  // namespace engram::loadgen

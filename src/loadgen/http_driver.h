@@ -1,0 +1,85 @@
+// The HTTP driver: engram's /api/v1 over keep-alive HTTP/1.1 connections (Boost.Beast).
+//
+// Measured operations go through a pool of `connections` persistent connections served by a
+// few io threads. Submit() hands a request to an idle connection, or appends it to one FIFO
+// queue when every connection is busy; a connection that finishes takes the queue's head.
+// Nothing is bounded or dropped: a request still queued or on the wire at its deadline
+// (intended start + timeout) fails as a timeout, and its connection is closed and reopened for
+// the next request (a late response must not be read as the next one's).
+// A request that fails on a *reused* connection before any response byte arrived (the server
+// closed an idle keep-alive connection) is re-sent once on a fresh connection, as HTTP
+// clients do; retries() counts these.
+//
+// Control calls (health, spaces, preload batches) use separate blocking connections, one per
+// calling thread at a time.
+//
+// Threading: see driver.h. Prepare() is const and thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "loadgen/driver.h"
+#include "loadgen/endpoint.h"
+
+namespace engram::loadgen {
+
+struct HttpDriverOptions {
+  Endpoint endpoint;  // resolved (Resolve())
+  int io_threads = 2;
+  std::chrono::milliseconds control_timeout{120000};  // health, spaces, preload batches
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// The complete bytes of a request: request line, Host, Content-Type, X-Memory-Space (when
+// `space` is not empty), Content-Length, body.
+std::string HttpWire(const Endpoint& endpoint, std::string_view method, std::string_view path,
+                     std::string_view space, std::string_view body);
+
+class HttpDriver : public Driver {
+ public:
+  explicit HttpDriver(HttpDriverOptions options);
+  ~HttpDriver() override;
+
+  std::string_view name() const override { return "http"; }
+  std::string target() const override { return options_.endpoint.url; }
+  Status Check() override;
+  Result<bool> CreateSpace(const std::string& name, uint32_t dim) override;
+  Result<std::vector<SpaceInfo>> ListSpaces() override;
+  Status LoadBatch(const std::string& space, std::span<const workload::EpisodeSpec> nodes,
+                   std::span<const workload::Edge> links) override;
+  void Prepare(const workload::Operation& op, Request* request) const override;
+  Status Begin(int connections, DriverCallbacks callbacks) override;
+  void Submit(RequestPtr request) override;
+  void End() override;
+  int concurrency() const override { return connections_; }
+  int64_t inflight() const override;
+  int64_t peak_inflight() const override;
+  uint64_t retries() const override;
+
+  // One blocking control call (thread-safe). Unavailable when the server cannot be reached.
+  Result<HttpResponse> Call(std::string_view method, std::string_view path, std::string_view body,
+                            std::string_view space = "");
+
+  class BlockingClient;
+  struct Pool;
+
+ private:
+  HttpDriverOptions options_;
+  std::mutex clients_mu_;
+  std::vector<std::unique_ptr<BlockingClient>> idle_clients_;
+  std::unique_ptr<Pool> pool_;
+  std::atomic<uint64_t> retries_total_{0};
+  int64_t last_peak_ = 0;
+  int connections_ = 1;  // peak_inflight() of the last phase, after End()
+};
+
+}  // namespace engram::loadgen

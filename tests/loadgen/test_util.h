@@ -1,0 +1,90 @@
+// Test helpers: an engram HTTP server in this process (in-memory engine, port 0), drivers
+// pointed at it, and scenario runs with progress output off.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/engine.h"
+#include "loadgen/endpoint.h"
+#include "loadgen/http_driver.h"
+#include "loadgen/inprocess_driver.h"
+#include "loadgen/runner.h"
+#include "server/api.h"
+#include "server/fault_injection.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "workload/scenario.h"
+
+namespace engram::loadgen::testing {
+
+class TestServer {
+ public:
+  // `delay` and `stall` as for `engram start --inject-delay/--inject-stall`.
+  explicit TestServer(uint32_t dim, const std::string& delay = "", const std::string& stall = "", int threads = 2) {
+    EngineOptions eo;
+    eo.default_space.dim = dim;
+    eo.background_consolidation = false;
+    engine_ = Engine::Open(eo).value();
+    api_ = std::make_unique<server::Api>(engine_.get(), &metrics_, server::ApiOptions{});
+    server::ServerOptions so;
+    so.port = 0;
+    so.threads = threads;
+    http_ = std::make_unique<server::HttpServer>(api_.get(), &metrics_, server::FaultInjector::Parse(delay, stall).value(),
+                                                 so);
+    EXPECT_TRUE(http_->Start().ok());
+  }
+  ~TestServer() { http_->Stop(std::chrono::milliseconds(0)); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(http_->port()); }
+  Engine* engine() { return engine_.get(); }
+
+  std::unique_ptr<HttpDriver> Driver(int io_threads = 2) const {
+    auto e = ParseEndpoint(url());
+    EXPECT_TRUE(e.ok());
+    EXPECT_TRUE(Resolve(&*e, false).ok());
+    HttpDriverOptions o;
+    o.endpoint = std::move(e).value();
+    o.io_threads = io_threads;
+    return std::make_unique<HttpDriver>(std::move(o));
+  }
+
+ private:
+  std::unique_ptr<Engine> engine_;
+  server::Metrics metrics_;
+  std::unique_ptr<server::Api> api_;
+  std::unique_ptr<server::HttpServer> http_;
+};
+
+inline workload::Scenario Scenario(const std::string& toml) {
+  auto s = workload::ParseScenario(toml, "test.toml");
+  EXPECT_TRUE(s.ok()) << s.error().ToString();
+  return std::move(s).value();
+}
+
+inline RunOptions Quiet() {
+  RunOptions o;
+  o.progress = ProgressMode::kQuiet;
+  o.check_memory = false;
+  return o;
+}
+
+inline Result<RunReport> RunScenario(const std::string& toml, Driver* driver, RunOptions options = Quiet()) {
+  Runner runner(Scenario(toml), options, driver);
+  ENGRAM_RETURN_IF_ERROR(runner.Init());
+  return runner.Run();
+}
+
+inline std::unique_ptr<InProcessDriver> InProcess(uint32_t dim, int threads = 2) {
+  InProcessOptions o;
+  o.dim = dim;
+  o.threads = threads;
+  o.background_consolidation = false;
+  return InProcessDriver::Open(o).value();
+}
+
+inline double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+}  // namespace engram::loadgen::testing
