@@ -30,6 +30,7 @@
 #   ENGRAM_SERVER_ARGS    extra server flags, e.g. "--inject-delay recall=2ms" (testing aid)
 #   ENGRAM_HEALTH_TIMEOUT seconds to wait for /health (default 60)
 #   ENGRAM_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
+#   ENGRAM_PIN=0          do not pin the server (cores 0..n-2) and loadtest (core n-1) with taskset
 #
 # Exit codes: loadtest's (0 ok, 1 validation limits failed - the result is still written and
 # reported, 2 usage, 3 could not run); 3 also when the build, the server or the result file
@@ -168,6 +169,17 @@ echo "Server:   $engram_bin on port $port${ENGRAM_SERVER_ARGS:+ (extra: $ENGRAM_
 echo "Loadtest: $loadtest_bin"
 
 read -r -a server_extra <<<"${ENGRAM_SERVER_ARGS:-}"
+
+# Server and load generator on different cores, so neither steals the other's CPU: the server
+# gets all but the last core, loadtest the last. ENGRAM_PIN=0 turns this off.
+server_pin=()
+lt_pin=()
+cores=$(nproc 2>/dev/null || echo 1)
+if [[ ${ENGRAM_PIN:-1} == 1 ]] && ((cores >= 2)) && command -v taskset >/dev/null 2>&1; then
+  server_pin=(taskset -c "0-$((cores - 2))")
+  lt_pin=(taskset -c "$((cores - 1))")
+  echo "Pinning:  engram on cores 0-$((cores - 2)), loadtest on core $((cores - 1))"
+fi
 final_status=0
 results=()
 for ((rep = 1; rep <= repeat; rep++)); do
@@ -184,7 +196,7 @@ for ((rep = 1; rep <= repeat; rep++)); do
     perf_die 3 "something already answers on $url/health; stop it or set ENGRAM_PORT"
   fi
   data_dir=$(mktemp -d "${TMPDIR:-/tmp}/engram-perf-data.XXXXXX")
-  "$engram_bin" start --port "$port" --data-dir "$data_dir" "${server_extra[@]}" >"$server_log" 2>&1 &
+  "${server_pin[@]}" "$engram_bin" start --port "$port" --data-dir "$data_dir" "${server_extra[@]}" >"$server_log" 2>&1 &
   server_pid=$!
   echo "Started engram (pid $server_pid, data $data_dir); waiting for /health..."
 
@@ -208,7 +220,7 @@ for ((rep = 1; rep <= repeat; rep++)); do
 
   echo "Running loadtest (${duration} s measured, plus preload and warm-up); log: $lt_log"
   lt_status=0
-  "$loadtest_bin" run --scenario "$scenario" --duration "$duration" --seed "$seed" \
+  "${lt_pin[@]}" "$loadtest_bin" run --scenario "$scenario" --duration "$duration" --seed "$seed" \
     --endpoint "$url" --output "$result" >"$lt_log" 2>&1 || lt_status=$?
 
   # Diagnostics from the live server, before it stops.

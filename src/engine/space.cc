@@ -482,56 +482,94 @@ Status Space::Forget(const std::string& id) {
   return Status::Ok();
 }
 
+namespace {
+// Per-thread scratch for Spread: slot -> local index without hashing, stamped by generation
+// so a reset costs nothing (as hnswlib's visited lists do).
+struct SpreadScratch {
+  std::vector<uint32_t> stamp, index;
+  uint32_t generation = 0;
+  std::vector<uint32_t> nodes, edge_begin, row, col;
+  std::vector<float> weight, act, next;
+  std::vector<std::pair<uint32_t, float>> edges;  // (to, weight) of every gathered node, flat
+
+  void Reset(size_t slots) {
+    if (stamp.size() < slots) {
+      stamp.resize(slots, 0);
+      index.resize(slots, 0);
+    }
+    if (++generation == 0) {
+      std::fill(stamp.begin(), stamp.end(), 0);
+      generation = 1;
+    }
+    nodes.clear();
+    edge_begin.clear();
+    edges.clear();
+  }
+  bool Has(uint32_t slot) const { return stamp[slot] == generation; }
+};
+}  // namespace
+
 std::vector<std::pair<uint32_t, float>> Space::Spread(
     const std::vector<std::pair<uint32_t, float>>& seeds, int hops) const {
   std::vector<std::pair<uint32_t, float>> out;
   if (seeds.empty()) return out;
   // Gather the subgraph within `hops` of the seeds (at most node_budget episodes), then run
   // synchronous pull steps over it with the SIMD kernel.
-  std::unordered_map<uint32_t, uint32_t> local;
-  std::vector<uint32_t> nodes;
-  std::vector<std::vector<Edge>> adj;
+  thread_local SpreadScratch s;
+  s.Reset(next_slot_.load(std::memory_order_acquire));
   auto visit = [&](uint32_t slot) {
-    if (local.count(slot) != 0 || nodes.size() >= options_.activation_node_budget) return;
-    local.emplace(slot, static_cast<uint32_t>(nodes.size()));
-    nodes.push_back(slot);
+    if (slot >= s.stamp.size() || s.Has(slot) || s.nodes.size() >= options_.activation_node_budget) return;
+    s.stamp[slot] = s.generation;
+    s.index[slot] = static_cast<uint32_t>(s.nodes.size());
+    s.nodes.push_back(slot);
   };
-  for (const auto& s : seeds) visit(s.first);
+  auto gather = [&](uint32_t slot) {  // appends the node's edges under its stripe lock
+    s.edge_begin.push_back(static_cast<uint32_t>(s.edges.size()));
+    std::lock_guard lock(adjacency_mu_[slot % kStripes]);
+    for (const Edge& e : (*adjacency_)[slot].edges) s.edges.emplace_back(e.to, e.weight);
+  };
+  for (const auto& seed : seeds) visit(seed.first);
   size_t layer_begin = 0;
   for (int h = 0; h < hops; ++h) {
-    const size_t layer_end = nodes.size();
+    const size_t layer_end = s.nodes.size();
     for (size_t i = layer_begin; i < layer_end; ++i) {
-      adj.push_back(EdgesOf(nodes[i]));
-      for (const auto& e : adj.back()) {
-        if (IsLive(e.to)) visit(e.to);
+      gather(s.nodes[i]);
+      const size_t from = s.edge_begin.back(), to = s.edges.size();
+      for (size_t e = from; e < to; ++e) {
+        if (IsLive(s.edges[e].first)) visit(s.edges[e].first);
       }
     }
     layer_begin = layer_end;
   }
-  while (adj.size() < nodes.size()) adj.push_back(EdgesOf(nodes[adj.size()]));
+  while (s.edge_begin.size() < s.nodes.size()) gather(s.nodes[s.edge_begin.size()]);
+  s.edge_begin.push_back(static_cast<uint32_t>(s.edges.size()));
 
-  const size_t n = nodes.size();
-  std::vector<uint32_t> row(n + 1, 0), col;
-  std::vector<float> weight;
+  const size_t n = s.nodes.size();
+  s.row.assign(n + 1, 0);
+  s.col.clear();
+  s.weight.clear();
   for (size_t v = 0; v < n; ++v) {
-    for (const auto& e : adj[v]) {
-      auto it = local.find(e.to);
-      if (it == local.end()) continue;
-      col.push_back(it->second);
-      weight.push_back(e.weight);
+    for (uint32_t e = s.edge_begin[v]; e < s.edge_begin[v + 1]; ++e) {
+      const uint32_t to = s.edges[e].first;
+      if (to >= s.stamp.size() || !s.Has(to)) continue;
+      s.col.push_back(s.index[to]);
+      s.weight.push_back(s.edges[e].second);
     }
-    row[v + 1] = static_cast<uint32_t>(col.size());
+    s.row[v + 1] = static_cast<uint32_t>(s.col.size());
   }
-  std::vector<float> act(n, 0.0f), next(n, 0.0f);
-  for (const auto& s : seeds) act[local[s.first]] = std::clamp(s.second, 0.0f, 1.0f);
+  s.act.assign(n, 0.0f);
+  s.next.assign(n, 0.0f);
+  for (const auto& seed : seeds) {
+    if (seed.first < s.stamp.size() && s.Has(seed.first)) s.act[s.index[seed.first]] = std::clamp(seed.second, 0.0f, 1.0f);
+  }
   for (int h = 0; h < hops; ++h) {
-    kernels::SpreadStep(row.data(), col.data(), weight.data(), n, act.data(),
+    kernels::SpreadStep(s.row.data(), s.col.data(), s.weight.data(), n, s.act.data(),
                         options_.activation_retain, options_.activation_decay,
-                        options_.activation_threshold, next.data());
-    act.swap(next);
+                        options_.activation_threshold, s.next.data());
+    s.act.swap(s.next);
   }
   for (size_t v = 0; v < n; ++v) {
-    if (act[v] > 0.0f) out.emplace_back(nodes[v], act[v]);
+    if (s.act[v] > 0.0f) out.emplace_back(s.nodes[v], s.act[v]);
   }
   return out;
 }

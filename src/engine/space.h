@@ -45,7 +45,7 @@ struct SpaceOptions {
   float activation_retain = 0.5f;
   float activation_decay = 0.7f;
   float activation_threshold = 0.01f;
-  size_t activation_node_budget = 512;
+  size_t activation_node_budget = 256;
   // Of the episodes reached only by spreading (not by the vector search), the most activated
   // max(4k, 64) are scored; the rest could not outrank them.
   size_t activation_scored_min = 64;
@@ -59,9 +59,9 @@ struct SpaceOptions {
   // Consolidation (leader clustering): an episode joins the most similar concept when the
   // similarity is at least the threshold (or the space has max_concepts), else founds one.
   float concept_threshold = 0.75f;
-  size_t max_concepts = 4096;
+  size_t max_concepts = 256;  // semantic recall scans every centroid, so keep this modest
   size_t consolidate_every = 1000;  // backlog that wakes the background consolidator
-  size_t concept_members_scanned = 1024;
+  size_t concept_members_scanned = 256;  // most recent members scanned per concept
 };
 
 class Space {
