@@ -1,0 +1,30 @@
+// Small helpers shared by the benchgate readers and writers: files, JSON parsing that returns a
+// Status instead of throwing, field access with defaults, and a diff-friendly pretty printer.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace engram::benchgate {
+
+Result<std::string> ReadFile(const std::string& path);
+// Writes through a temporary file and rename, so a reader never sees half a file.
+Status WriteFileAtomic(const std::string& path, std::string_view content);
+
+Result<boost::json::value> ParseJson(std::string_view text);
+
+std::string StringOr(const boost::json::object& o, std::string_view key, std::string_view fallback);
+double NumberOr(const boost::json::object& o, std::string_view key, double fallback);
+
+// Two-space indented JSON; arrays of numbers stay on one line so sample lists do not take a
+// line per value in a reviewed diff.
+std::string PrettyJson(const boost::json::value& v);
+
+// "2025-10-23T12:00:00Z" for now.
+std::string UtcTimestamp();
+
+}  // namespace engram::benchgate

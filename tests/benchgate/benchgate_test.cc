@@ -1,0 +1,417 @@
+// Tests of the regression gate's parts: Google Benchmark JSON, statistics, fingerprints,
+// baselines, the compare rules on fixture files, callgrind output, history and report.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "benchgate/callgrind.h"
+#include "benchgate/compare.h"
+#include "benchgate/fingerprint.h"
+#include "benchgate/gbench_json.h"
+#include "benchgate/history.h"
+#include "benchgate/json_util.h"
+#include "benchgate/report.h"
+#include "benchgate/results.h"
+#include "benchgate/runner.h"
+#include "benchgate/stats.h"
+#include "test_util.h"
+
+namespace engram::benchgate {
+namespace {
+
+using testing::RunCommand;
+using testing::TempDir;
+
+const std::string kFixtures = BENCHGATE_FIXTURES;
+const std::string kBenchGate = BENCH_GATE_BIN;
+
+std::string Fixture(const std::string& name) { return kFixtures + "/" + name; }
+
+std::vector<std::string> ScenarioFiles(const std::string& scenario) {
+  return {Fixture(scenario + "_p0.json"), Fixture(scenario + "_p1.json"),
+          Fixture(scenario + "_p2.json")};
+}
+
+Fingerprint FixtureFingerprint(const std::string& file) {
+  auto doc = ParseJson(*ReadFile(Fixture(file)));
+  return FingerprintFromJson(doc->as_object().at("fingerprint").as_object());
+}
+
+// A ResultSet from a fixture scenario, on the given fingerprint.
+ResultSet ScenarioSet(const std::string& scenario, const Fingerprint& fp) {
+  ResultSet set;
+  StampResultSet(set, fp, "fixture");
+  std::vector<GbFile> files;
+  for (const auto& path : ScenarioFiles(scenario)) files.push_back(*ReadGbenchJsonFile(path));
+  EXPECT_TRUE(AddGbenchSamples(files, "cpu_time", 0, set).ok());
+  Summarize(set);
+  return set;
+}
+
+const RowResult& Row(const Comparison& c, const std::string& name) {
+  auto it = std::find_if(c.rows.begin(), c.rows.end(),
+                         [&](const RowResult& r) { return r.benchmark == name; });
+  EXPECT_NE(it, c.rows.end()) << name;
+  return *it;
+}
+
+// --- Google Benchmark JSON -------------------------------------------------------------------
+
+TEST(GbenchJsonTest, NormalizeDropsOptionSuffixesOnly) {
+  EXPECT_EQ(NormalizeBenchmarkName("engine_search_10k_768d/iterations:4"), "engine_search_10k_768d");
+  EXPECT_EQ(NormalizeBenchmarkName("vector_similarity_768d_1000c/scalar/iterations:8"),
+            "vector_similarity_768d_1000c/scalar");
+  EXPECT_EQ(NormalizeBenchmarkName("x/repeats:5/min_time:0.050/real_time"), "x");
+  EXPECT_EQ(NormalizeBenchmarkName("decay_calculation_10000m"), "decay_calculation_10000m");
+}
+
+TEST(GbenchJsonTest, ParsesRunsContextAndConvertsUnits) {
+  auto ns = ReadGbenchJsonFile(Fixture("baseline_p0.json"));
+  ASSERT_TRUE(ns.ok()) << ns.error().ToString();
+  EXPECT_EQ(ns->context.at("simd_target"), "AVX2");
+  EXPECT_EQ(ns->context.at("library_build_type"), "debug");
+  ASSERT_EQ(ns->runs.size(), 18u);  // 3 benchmarks x (5 repetitions + 1 aggregate)
+  EXPECT_FALSE(ns->runs[0].aggregate);
+  EXPECT_TRUE(ns->runs[5].aggregate);
+  EXPECT_NEAR(ns->runs[0].cpu_time_ns, 1000, 5);
+  auto us = ReadGbenchJsonFile(Fixture("current_pass_p0.json"));
+  ASSERT_TRUE(us.ok());
+  EXPECT_NEAR(us->runs[0].cpu_time_ns, 1010, 10);  // written in microseconds
+  EXPECT_GT(us->runs[0].counters.at("items_per_second"), 0);
+}
+
+TEST(GbenchJsonTest, FailedRunIsAnErrorNamingTheBenchmark) {
+  auto file = ParseGbenchJson(R"({"context":{},"benchmarks":[{"name":"bad","run_name":"bad",
+      "run_type":"iteration","iterations":0,"real_time":0,"cpu_time":0,"time_unit":"ns",
+      "error_occurred":true,"error_message":"boom"}]})");
+  ASSERT_TRUE(file.ok());
+  ResultSet set;
+  Status st = AddGbenchSamples({*file}, "cpu_time", 0, set);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bad"), std::string::npos);
+  EXPECT_NE(st.message().find("boom"), std::string::npos);
+}
+
+TEST(GbenchJsonTest, RejectsNonBenchmarkJson) {
+  EXPECT_FALSE(ParseGbenchJson("{\"foo\": 1}").ok());
+  EXPECT_FALSE(ParseGbenchJson("not json").ok());
+}
+
+// --- statistics -----------------------------------------------------------------------------
+
+TEST(StatsTest, MedianMeanStdDev) {
+  EXPECT_EQ(Median({3, 1, 2}), 2);
+  EXPECT_EQ(Median({4, 1, 2, 3}), 2.5);
+  EXPECT_DOUBLE_EQ(Mean({1, 2, 3, 4}), 2.5);
+  EXPECT_NEAR(StdDev({2, 4, 4, 4, 5, 5, 7, 9}), 2.138, 1e-3);
+}
+
+TEST(StatsTest, HolmMatchesHandComputedValues) {
+  // p sorted: 0.01 (x4 = 0.04), 0.02 (x3 = 0.06), 0.03 (x2 = 0.06), 0.04 (x1, max so far 0.06)
+  const auto adj = HolmAdjust({0.03, 0.01, 0.04, 0.02});
+  EXPECT_NEAR(adj[1], 0.04, 1e-12);
+  EXPECT_NEAR(adj[3], 0.06, 1e-12);
+  EXPECT_NEAR(adj[0], 0.06, 1e-12);
+  EXPECT_NEAR(adj[2], 0.06, 1e-12);
+}
+
+TEST(StatsTest, BootstrapIsSeededAndBracketsTheEstimate) {
+  Sample a{{100, 101, 99, 100, 102, 98}, {0, 0, 1, 1, 2, 2}};
+  Sample b{{110, 111, 109, 110, 112, 108}, {0, 0, 1, 1, 2, 2}};
+  const RatioInterval r1 = BootstrapRatioOfMedians(a, b, 2000, 0.95, 7);
+  const RatioInterval r2 = BootstrapRatioOfMedians(a, b, 2000, 0.95, 7);
+  EXPECT_EQ(r1.low, r2.low);
+  EXPECT_EQ(r1.high, r2.high);
+  EXPECT_TRUE(r1.by_process);
+  EXPECT_NEAR(r1.estimate, 1.10, 1e-9);
+  EXPECT_LE(r1.low, r1.estimate);
+  EXPECT_GE(r1.high, r1.estimate);
+  EXPECT_GT(r1.low, 1.0);
+  EXPECT_LT(r1.p_slower, 0.01);
+}
+
+// --- compare on fixture files ---------------------------------------------------------------
+
+class CompareFixtureTest : public ::testing::Test {
+ protected:
+  Fingerprint here_ = FixtureFingerprint("fingerprint_here.json");
+  Fingerprint other_ = FixtureFingerprint("fingerprint_other.json");
+  BaselinesFile baselines_{{ScenarioSet("baseline", here_)}};
+  CompareOptions options_;
+};
+
+TEST_F(CompareFixtureTest, SmallChangesPass) {
+  const Comparison c = Compare(baselines_, ScenarioSet("current_pass", here_), options_);
+  ASSERT_TRUE(c.compared) << c.message;
+  for (const auto& r : c.rows) EXPECT_EQ(r.verdict, Verdict::kPass) << r.benchmark;
+  EXPECT_EQ(c.ExitCode(false), 0);
+}
+
+TEST_F(CompareFixtureTest, TwelvePercentSlowerIsARegression) {
+  const Comparison c = Compare(baselines_, ScenarioSet("current_regression", here_), options_);
+  const RowResult& b = Row(c, "bench_b");
+  EXPECT_EQ(b.verdict, Verdict::kRegression);
+  EXPECT_NEAR(b.change, 0.12, 0.01);
+  EXPECT_GT(b.low, 0.0);
+  EXPECT_EQ(Row(c, "bench_a").verdict, Verdict::kPass);
+  EXPECT_EQ(c.ExitCode(false), 1);
+  EXPECT_NE(FormatTable(c).find("REGRESSION"), std::string::npos);
+}
+
+TEST_F(CompareFixtureTest, FifteenPercentFasterIsAnImprovementAndPasses) {
+  const Comparison c = Compare(baselines_, ScenarioSet("current_improvement", here_), options_);
+  EXPECT_EQ(Row(c, "bench_a").verdict, Verdict::kImprovement);
+  EXPECT_LT(Row(c, "bench_a").high, 0.0);
+  EXPECT_EQ(c.ExitCode(false), 0);
+}
+
+TEST_F(CompareFixtureTest, DisagreeingProcessRunsAreNoisyNotARegression) {
+  const Comparison c = Compare(baselines_, ScenarioSet("current_noisy", here_), options_);
+  const RowResult& r = Row(c, "bench_c");
+  EXPECT_EQ(r.verdict, Verdict::kNoisy);
+  EXPECT_LT(r.low, 0.0);  // the interval includes zero
+  EXPECT_EQ(c.ExitCode(false), 0);
+  EXPECT_EQ(c.ExitCode(true), 3);
+}
+
+TEST_F(CompareFixtureTest, OtherFingerprintIsNotComparedUnlessForced) {
+  BaselinesFile other{{ScenarioSet("baseline", other_)}};
+  const Comparison c = Compare(other, ScenarioSet("current_regression", here_), options_);
+  EXPECT_FALSE(c.compared);
+  EXPECT_EQ(c.ExitCode(false), 0);
+  EXPECT_NE(c.message.find("NOT COMPARED"), std::string::npos);
+  std::vector<std::string> fields;
+  for (const auto& d : c.differences) fields.push_back(d.field);
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "cpu_model"), fields.end());
+  EXPECT_NE(std::find(fields.begin(), fields.end(), "simd_target"), fields.end());
+
+  CompareOptions forced = options_;
+  forced.force = true;
+  const Comparison f = Compare(other, ScenarioSet("current_regression", here_), forced);
+  EXPECT_TRUE(f.compared);
+  EXPECT_TRUE(f.forced);
+  EXPECT_EQ(f.ExitCode(false), 1);
+}
+
+TEST_F(CompareFixtureTest, InstructionModeIgnoresTheNativeTargetButNotValgrinds) {
+  // Same CPU, compiler and valgrind target, different native target: instruction counts are
+  // still comparable; wall times are not.
+  Fingerprint native_only = here_;
+  native_only.simd_target = "AVX3";
+  EXPECT_TRUE(Differences(here_, native_only, Mode::kInstructions).empty());
+  EXPECT_FALSE(Differences(here_, native_only, Mode::kWallTime).empty());
+  Fingerprint valgrind_differs = here_;
+  valgrind_differs.valgrind_simd_target = "SSE4";
+  EXPECT_FALSE(Differences(here_, valgrind_differs, Mode::kInstructions).empty());
+}
+
+TEST(CompareInstructionsTest, ExactCountsGateOnTheThreshold) {
+  auto base = ReadResultSet(Fixture("instructions_baseline.json"));
+  auto cur = ReadResultSet(Fixture("instructions_current.json"));
+  ASSERT_TRUE(base.ok() && cur.ok());
+  CompareOptions o;
+  o.mode = Mode::kInstructions;
+  const Comparison c = Compare(BaselinesFile{{*base}}, *cur, o);
+  ASSERT_TRUE(c.compared) << c.message;
+  EXPECT_EQ(Row(c, "decay_calculation_10000m").verdict, Verdict::kRegression);       // +6.0%
+  EXPECT_EQ(Row(c, "vector_similarity_768d_1000c").verdict, Verdict::kPass);        // +4.0%
+  EXPECT_EQ(Row(c, "spreading_activation_1000n_100i").verdict, Verdict::kImprovement);  // -15%
+  EXPECT_EQ(c.ExitCode(false), 1);
+  // Instruction baselines say nothing about wall time.
+  o.mode = Mode::kWallTime;
+  EXPECT_FALSE(Compare(BaselinesFile{{*base}}, *cur, o).compared);
+}
+
+// --- baselines file -------------------------------------------------------------------------
+
+TEST(BaselinesTest, RoundTripKeepsSamplesAndFingerprint) {
+  TempDir dir;
+  BaselinesFile file{{ScenarioSet("baseline", FixtureFingerprint("fingerprint_here.json"))}};
+  ASSERT_TRUE(WriteBaselines(dir / "b.json", file).ok());
+  auto back = ReadBaselines(dir / "b.json");
+  ASSERT_TRUE(back.ok()) << back.error().ToString();
+  ASSERT_EQ(back->sets.size(), 1u);
+  EXPECT_EQ(back->sets[0].fingerprint, file.sets[0].fingerprint);
+  const BenchmarkResult& b = back->sets[0].benchmarks.at("bench_b");
+  EXPECT_EQ(b.samples_ns.size(), 15u);
+  EXPECT_EQ(b.groups.size(), 15u);
+  EXPECT_NEAR(b.median_ns, 50000, 200);
+  EXPECT_LE(b.ci_low_ns, b.median_ns);
+  EXPECT_GE(b.ci_high_ns, b.median_ns);
+  EXPECT_EQ(b.processes, 3);
+  const std::string text = *ReadFile(dir / "b.json");
+  for (const char* key : {"\"version\"", "\"platform\"", "\"cpu\"", "\"timestamp\"", "\"mean_ns\"",
+                          "\"std_dev_ns\"", "\"sample_size\"", "\"ci_low_ns\"", "\"fingerprint\""}) {
+    EXPECT_NE(text.find(key), std::string::npos) << key;
+  }
+}
+
+TEST(BaselinesTest, MissingFileReadsAsEmpty) {
+  auto file = ReadBaselines("/nonexistent/baselines.json");
+  ASSERT_TRUE(file.ok());
+  EXPECT_TRUE(file->sets.empty());
+}
+
+TEST(BaselinesTest, SpecShapedFileIsReadable) {
+  auto file = ReadBaselines(Fixture("spec_shape_baselines.json"));
+  ASSERT_TRUE(file.ok()) << file.error().ToString();
+  ASSERT_EQ(file->sets.size(), 1u);
+  EXPECT_EQ(file->sets[0].cpu, "Apple M1 Pro");
+  EXPECT_EQ(file->sets[0].benchmarks.at("decay_calculation_10000m").mean_ns, 65000000);
+}
+
+TEST(BaselinesTest, UpsertReplacesSameFingerprintAndAddsOthers) {
+  const Fingerprint here = FixtureFingerprint("fingerprint_here.json");
+  const Fingerprint other = FixtureFingerprint("fingerprint_other.json");
+  BaselinesFile file;
+  std::string diff = UpsertBaseline(file, ScenarioSet("baseline", here), Mode::kWallTime);
+  EXPECT_NE(diff.find("new fingerprint"), std::string::npos);
+  diff = UpsertBaseline(file, ScenarioSet("current_regression", here), Mode::kWallTime);
+  EXPECT_EQ(file.sets.size(), 1u);
+  EXPECT_NE(diff.find("bench_b: median_ns"), std::string::npos);
+  EXPECT_NE(diff.find("+12."), std::string::npos);
+  UpsertBaseline(file, ScenarioSet("baseline", other), Mode::kWallTime);
+  EXPECT_EQ(file.sets.size(), 2u);
+
+  // Instruction counts join the wall-time set of the same machine and keep its samples.
+  auto instr = ReadResultSet(Fixture("instructions_baseline.json"));
+  ASSERT_TRUE(instr.ok());
+  UpsertBaseline(file, *instr, Mode::kInstructions);
+  EXPECT_EQ(file.sets.size(), 2u);
+  const ResultSet* set = FindBaseline(file, here, Mode::kInstructions);
+  ASSERT_NE(set, nullptr);
+  EXPECT_TRUE(set->benchmarks.at("bench_b").has_wall_time());
+  EXPECT_EQ(set->benchmarks.at("decay_calculation_10000m").instructions, 90104);
+}
+
+TEST(BaselinesTest, InstructionUpdateFillsTheValgrindFieldsOfAWallTimeSet) {
+  // `update --mode wall_time` runs no Valgrind, so its set does not know the Valgrind target;
+  // a later `update --mode instructions` on the same machine must join that set, not add one.
+  Fingerprint wall_only = FixtureFingerprint("fingerprint_here.json");
+  wall_only.valgrind_simd_target.clear();
+  wall_only.valgrind_version.clear();
+  BaselinesFile file;
+  UpsertBaseline(file, ScenarioSet("baseline", wall_only), Mode::kWallTime);
+  auto instr = ReadResultSet(Fixture("instructions_baseline.json"));
+  ASSERT_TRUE(instr.ok());
+  UpsertBaseline(file, *instr, Mode::kInstructions);
+  ASSERT_EQ(file.sets.size(), 1u);
+  EXPECT_EQ(file.sets[0].fingerprint.valgrind_simd_target, "AVX2");
+  // A different Valgrind target is a different fingerprint for instruction counts.
+  ResultSet other = *instr;
+  other.fingerprint.valgrind_simd_target = "SSE4";
+  UpsertBaseline(file, other, Mode::kInstructions);
+  EXPECT_EQ(file.sets.size(), 2u);
+}
+
+// --- callgrind --------------------------------------------------------------------------------
+
+TEST(CallgrindTest, ReadsTotalsOfTheInstructionEvent) {
+  auto total = ParseCallgrindTotal(*ReadFile(Fixture("callgrind.out.fixture")));
+  ASSERT_TRUE(total.ok()) << total.error().ToString();
+  EXPECT_EQ(*total, 888753u);
+  EXPECT_FALSE(ParseCallgrindTotal("events: Ir\n", "Ir").ok());
+  EXPECT_FALSE(ParseCallgrindTotal("events: Ir\ntotals: 5\n", "Dr").ok());
+  auto two = ParseCallgrindTotal("events: Ir Dr\nsummary: 10 20\n", "Dr");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(*two, 20u);
+}
+
+TEST(CallgrindTest, ExactFilterEscapesAndAllowsTheIterationsSuffix) {
+  EXPECT_EQ(ExactFilter("a.b/scalar"), "^a\\.b/scalar(/iterations:[0-9]+)?$");
+}
+
+TEST(CallgrindTest, RdtscpScanRejectsNonElf) { EXPECT_FALSE(FindRdtscpOffsets("hello").ok()); }
+
+// --- history and report -----------------------------------------------------------------------
+
+TEST(HistoryTest, AppendsRunsAndReportDrawsOneChartPerBenchmark) {
+  TempDir dir;
+  const Fingerprint here = FixtureFingerprint("fingerprint_here.json");
+  BaselinesFile baselines{{ScenarioSet("baseline", here)}};
+  CompareOptions o;
+  for (const char* scenario : {"baseline", "current_pass", "current_regression"}) {
+    ResultSet set = ScenarioSet(scenario, here);
+    set.commit = scenario;
+    const Comparison c = Compare(baselines, set, o);
+    ASSERT_TRUE(AppendHistory(dir / "h.sqlite", set, Mode::kWallTime, &c, "test").ok());
+  }
+  auto points = ReadHistory(dir / "h.sqlite");
+  ASSERT_TRUE(points.ok()) << points.error().ToString();
+  // 3 runs x 3 benchmarks x (median, mean, ci_low, ci_high); samples are stored but not read.
+  EXPECT_EQ(points->size(), 36u);
+  const std::string html = RenderHtmlReport(*points, ReportOptions{});
+  size_t charts = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++charts;
+  EXPECT_EQ(charts, 3u);
+  EXPECT_NE(html.find("bench_b"), std::string::npos);
+  EXPECT_NE(html.find("#d62728"), std::string::npos);  // the regression point is red
+  EXPECT_EQ(html.find("<script"), std::string::npos);  // self-contained, no JS
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+}
+
+TEST(HistoryTest, ReadingAMissingDatabaseIsNotFound) {
+  auto points = ReadHistory("/nonexistent/h.sqlite");
+  EXPECT_FALSE(points.ok());
+  EXPECT_EQ(points.error().code(), StatusCode::kNotFound);
+}
+
+// --- the bench-gate CLI on fixture files ------------------------------------------------------
+
+std::string CompareCommand(const std::string& scenario, const std::string& baseline_fp,
+                           const std::string& extra = "") {
+  std::string cmd = kBenchGate + " compare --no-history --baseline-gbench";
+  for (const auto& f : ScenarioFiles("baseline")) cmd += " " + f;
+  cmd += " --baseline-fingerprint " + Fixture(baseline_fp) + " --current-gbench";
+  for (const auto& f : ScenarioFiles(scenario)) cmd += " " + f;
+  return cmd + " --fingerprint " + Fixture("fingerprint_here.json") + " " + extra;
+}
+
+TEST(BenchGateCliTest, ExitCodesFollowTheVerdicts) {
+  EXPECT_EQ(RunCommand(CompareCommand("current_pass", "fingerprint_here.json")).exit_code, 0);
+  const auto regression = RunCommand(CompareCommand("current_regression", "fingerprint_here.json"));
+  EXPECT_EQ(regression.exit_code, 1) << regression.output;
+  EXPECT_NE(regression.output.find("REGRESSION"), std::string::npos);
+  EXPECT_NE(regression.output.find("-> FAIL"), std::string::npos);
+  EXPECT_EQ(RunCommand(CompareCommand("current_improvement", "fingerprint_here.json")).exit_code, 0);
+  const auto noisy = RunCommand(CompareCommand("current_noisy", "fingerprint_here.json"));
+  EXPECT_EQ(noisy.exit_code, 0) << noisy.output;
+  EXPECT_NE(noisy.output.find("noisy"), std::string::npos);
+  EXPECT_EQ(RunCommand(CompareCommand("current_noisy", "fingerprint_here.json", "--fail-on-noisy"))
+                .exit_code, 3);
+}
+
+TEST(BenchGateCliTest, FingerprintMismatchSaysSoAndPassesUnlessForced) {
+  const auto r = RunCommand(CompareCommand("current_regression", "fingerprint_other.json"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("NOT COMPARED"), std::string::npos);
+  EXPECT_NE(r.output.find("differs in cpu_model"), std::string::npos);
+  EXPECT_NE(r.output.find("--force"), std::string::npos);
+  EXPECT_EQ(RunCommand(CompareCommand("current_regression", "fingerprint_other.json", "--force"))
+                .exit_code, 1);
+}
+
+TEST(BenchGateCliTest, CompareAppendsHistoryAndReportWritesHtml) {
+  TempDir dir;
+  std::string cmd = CompareCommand("current_pass", "fingerprint_here.json");
+  cmd.replace(cmd.find("--no-history"), 12, "--history " + (dir / "h.sqlite"));
+  ASSERT_EQ(RunCommand(cmd).exit_code, 0);
+  ASSERT_EQ(RunCommand(cmd).exit_code, 0);
+  const auto report = RunCommand(kBenchGate + " report --history " + (dir / "h.sqlite") +
+                                 " --out " + (dir / "r.html"));
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(ReadFile(dir / "r.html")->find("<svg"), std::string::npos);
+  const auto history = RunCommand(kBenchGate + " history --history " + (dir / "h.sqlite"));
+  EXPECT_NE(history.output.find("bench_a"), std::string::npos);
+}
+
+TEST(BenchGateCliTest, BadInputIsExitTwo) {
+  EXPECT_EQ(RunCommand(kBenchGate + " compare --current /nonexistent.json --no-history").exit_code, 2);
+  EXPECT_EQ(RunCommand(kBenchGate + " frobnicate").exit_code, 2);
+}
+
+}  // namespace
+}  // namespace engram::benchgate

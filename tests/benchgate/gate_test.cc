@@ -1,0 +1,103 @@
+// The gate against real benchmark binaries: a known slowdown injected into kernels_bench
+// (ENGRAM_BENCH_SLOWDOWN=0.5, i.e. +50% work per iteration) must fail the gate in both modes,
+// and the same binaries without it must pass. A gate that cannot fail is the failure this test
+// exists for (LESSONS.md, "Micro-benchmark gate").
+//
+// Reduced set: decay_calculation_10000m and vector_similarity_768d_1000c (SIMD versions).
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <string>
+
+#include "test_util.h"
+
+namespace engram::benchgate {
+namespace {
+
+using testing::RunCommand;
+using testing::TempDir;
+
+const std::string kBenchGate = BENCH_GATE_BIN;
+const std::string kKernels = KERNELS_BENCH_GATE_BIN;
+const std::string kFilter = "'^(decay_calculation_10000m|vector_similarity_768d_1000c)$'";
+
+std::string Gate(const TempDir& dir, const std::string& args) {
+  return kBenchGate + " " + args + " --bench " + kKernels + " --filter " + kFilter +
+         " --work-dir " + (dir / "work") + " --quiet";
+}
+
+bool HaveValgrind() { return RunCommand("valgrind --version").exit_code == 0; }
+
+TEST(GateTest, InstructionModeFailsOnInjectedSlowdownAndPassesWithout) {
+  if (!HaveValgrind()) GTEST_SKIP() << "valgrind not installed";
+  TempDir dir;
+  const std::string baselines = " --baselines " + (dir / "baselines.json");
+  const std::string history = " --history " + (dir / "history.sqlite");
+
+  const auto update = RunCommand(Gate(dir, "update --mode instructions" + baselines));
+  ASSERT_EQ(update.exit_code, 0) << update.output;
+  ASSERT_NE(update.output.find("decay_calculation_10000m: instructions new"), std::string::npos)
+      << update.output;
+
+  const auto clean = RunCommand(Gate(dir, "run --instructions" + baselines + history));
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("-> PASS"), std::string::npos) << clean.output;
+  EXPECT_EQ(clean.output.find("REGRESSION"), std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("+0.00%"), std::string::npos) << "counts should repeat exactly\n"
+                                                            << clean.output;
+
+  const auto slow = RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " +
+                               Gate(dir, "run --instructions" + baselines + history));
+  EXPECT_EQ(slow.exit_code, 1) << slow.output;
+  EXPECT_NE(slow.output.find("injected slowdown"), std::string::npos) << slow.output;
+  // Both benchmarks, about +50% each (the schedule adds 0.5 runs per iteration exactly).
+  for (const char* name : {"decay_calculation_10000m", "vector_similarity_768d_1000c"}) {
+    const size_t line = slow.output.find(std::string("\n") + name + " ");
+    ASSERT_NE(line, std::string::npos) << name << "\n" << slow.output;
+    const std::string row = slow.output.substr(line + 1, slow.output.find('\n', line + 1) - line - 1);
+    EXPECT_NE(row.find("REGRESSION"), std::string::npos) << row;
+    std::smatch change;
+    ASSERT_TRUE(std::regex_search(row, change, std::regex(R"(([+-][0-9.]+)%)"))) << row;
+    EXPECT_NEAR(std::stod(change[1]), 50.0, 1.0) << row;
+  }
+
+  // A baseline must never be recorded from a slowed-down run.
+  const auto refuse = RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " +
+                                 Gate(dir, "update --mode instructions" + baselines));
+  EXPECT_EQ(refuse.exit_code, 2) << refuse.output;
+
+  const auto hist = RunCommand(kBenchGate + " history" + history);
+  EXPECT_NE(hist.output.find("REGRESSION"), std::string::npos) << hist.output;
+}
+
+TEST(GateTest, WallTimeModeFailsOnInjectedSlowdown) {
+  TempDir dir;
+  const std::string baselines = " --baselines " + (dir / "baselines.json");
+  const std::string sampling = " --processes 6 --repetitions 3";
+  const auto update = RunCommand(Gate(dir, "update --mode wall_time" + sampling + baselines));
+  ASSERT_EQ(update.exit_code, 0) << update.output;
+
+  // Against the stored baseline, as the gate runs by default.
+  const auto slow = RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " +
+                               Gate(dir, "run --no-history" + sampling + baselines));
+  EXPECT_EQ(slow.exit_code, 1) << slow.output;
+  EXPECT_NE(slow.output.find("REGRESSION"), std::string::npos) << slow.output;
+
+  // A/B in one job, the design that holds up on a shared machine.
+  const auto ab = RunCommand(Gate(dir, "run --no-history" + sampling + " --baseline-bench " +
+                                           kKernels + " --env ENGRAM_BENCH_SLOWDOWN=0.5"));
+  EXPECT_EQ(ab.exit_code, 1) << ab.output;
+}
+
+TEST(GateTest, WallTimeAATestInterleavedPasses) {
+  // The same binary on both sides, process runs interleaved: nothing changed, so the gate must
+  // not report a regression (pass or noisy are both honest answers on a busy machine).
+  TempDir dir;
+  const auto aa = RunCommand(Gate(dir, "run --no-history --processes 8 --repetitions 3 "
+                                       "--baseline-bench " + kKernels));
+  EXPECT_EQ(aa.exit_code, 0) << aa.output;
+  EXPECT_EQ(aa.output.find("REGRESSION"), std::string::npos) << aa.output;
+}
+
+}  // namespace
+}  // namespace engram::benchgate
