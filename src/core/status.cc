@@ -15,6 +15,7 @@ constexpr CodeInfo kCodes[] = {
     {StatusCode::kNotFound, "NOT_FOUND", 404},
     {StatusCode::kAlreadyExists, "ALREADY_EXISTS", 409},
     {StatusCode::kFailedPrecondition, "FAILED_PRECONDITION", 409},
+    {StatusCode::kMethodNotAllowed, "METHOD_NOT_ALLOWED", 405},
     {StatusCode::kTooLarge, "TOO_LARGE", 413},
     {StatusCode::kResourceExhausted, "RESOURCE_EXHAUSTED", 429},
     {StatusCode::kUnavailable, "UNAVAILABLE", 503},

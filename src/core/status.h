@@ -24,6 +24,7 @@ enum class StatusCode {
   kNotFound,           // unknown space, episode or file (404)
   kAlreadyExists,      // create of something that exists (409)
   kFailedPrecondition, // valid input, wrong state (409)
+  kMethodNotAllowed,   // an HTTP method the route does not take (405)
   kTooLarge,           // body or batch over a configured limit (413)
   kResourceExhausted,  // overload, queue full (429)
   kUnavailable,        // shutting down, not ready (503)
@@ -56,6 +57,7 @@ class [[nodiscard]] Status {
   template <typename... A> static Status NotFound(const A&... a) { return Make(StatusCode::kNotFound, a...); }
   template <typename... A> static Status AlreadyExists(const A&... a) { return Make(StatusCode::kAlreadyExists, a...); }
   template <typename... A> static Status FailedPrecondition(const A&... a) { return Make(StatusCode::kFailedPrecondition, a...); }
+  template <typename... A> static Status MethodNotAllowed(const A&... a) { return Make(StatusCode::kMethodNotAllowed, a...); }
   template <typename... A> static Status TooLarge(const A&... a) { return Make(StatusCode::kTooLarge, a...); }
   template <typename... A> static Status ResourceExhausted(const A&... a) { return Make(StatusCode::kResourceExhausted, a...); }
   template <typename... A> static Status Unavailable(const A&... a) { return Make(StatusCode::kUnavailable, a...); }

@@ -300,17 +300,23 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
   const Target target = SplitTarget(req.target);
   auto want = [&](std::string_view method) { return req.method == method; };
   auto method_not_allowed = [&](std::string_view allowed) {
-    json::object err;
-    err["code"] = "METHOD_NOT_ALLOWED";
-    err["message"] = std::string(req.method) + " is not allowed on " + target.path + "; use " + std::string(allowed);
-    json::object o;
-    o["error"] = std::move(err);
-    return Json(405, o);
+    return Error(Status::MethodNotAllowed(req.method, " is not allowed on ", target.path, "; use ", allowed));
   };
   std::string space_name = "default";
   if (auto it = target.query.find("space"); it != target.query.end()) space_name = it->second;
   if (!req.space_header.empty()) space_name = std::string(req.space_header);
   auto space = [&]() { return engine_->GetSpace(space_name); };
+  // The common start of a POST to a space: method, space, JSON object body.
+  struct Call {
+    Space* space;
+    json::value body;
+  };
+  auto post = [&]() -> Result<Call> {
+    if (!want("POST")) return Status::MethodNotAllowed(req.method, " is not allowed on ", target.path, "; use POST");
+    ENGRAM_ASSIGN_OR_RETURN(Space* sp, space());
+    ENGRAM_ASSIGN_OR_RETURN(json::value body, ParseJson(req.body));
+    return Call{sp, std::move(body)};
+  };
 
   switch (op) {
     case Op::kHealth: {
@@ -375,14 +381,11 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(201, StatsJson((*created)->Stats()));
     }
     case Op::kRemember: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      auto spec = ParseEpisode(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      auto spec = ParseEpisode(call->body.as_object());
       if (!spec.ok()) return Error(spec.error());
-      auto id = (*sp)->Remember(*spec);
+      auto id = call->space->Remember(*spec);
       if (!id.ok()) return Error(id.error());
       json::object o;
       o["id"] = *id;
@@ -390,12 +393,9 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(201, o);
     }
     case Op::kRememberBatch: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      const json::object& o = body->as_object();
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      const json::object& o = call->body.as_object();
       if (Status st = Fields(o).OnlyKnown({"episodes", "links"}); !st.ok()) return Error(st);
       if (!o.contains("episodes") || !o.at("episodes").is_array()) {
         return Error(Status::InvalidArgument("field 'episodes' must be an array of episodes"));
@@ -428,7 +428,7 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
           links.push_back({*from, *to, static_cast<float>(*w)});
         }
       }
-      auto ids = (*sp)->RememberBatch(specs, links, options_.bulk_parallelism);
+      auto ids = call->space->RememberBatch(specs, links, options_.bulk_parallelism);
       if (!ids.ok()) return Error(ids.error());
       json::object out;
       out["count"] = ids->size();
@@ -455,30 +455,24 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(200, EpisodeJson(*e));
     }
     case Op::kLink: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      Fields f(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      Fields f(call->body.as_object());
       auto from = f.String("from", true);
       auto to = f.String("to", true);
       auto w = f.Number("weight", 1.0, 0.0, 1.0);
       for (const Status& st : {f.OnlyKnown({"from", "to", "weight"}), from.error(), to.error(), w.error()}) {
         if (!st.ok()) return Error(st);
       }
-      if (Status st = (*sp)->Link({*from, *to, static_cast<float>(*w)}); !st.ok()) return Error(st);
+      if (Status st = call->space->Link({*from, *to, static_cast<float>(*w)}); !st.ok()) return Error(st);
       json::object o;
       o["linked"] = true;
       return Json(201, o);
     }
     case Op::kRecall: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      Fields f(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      Fields f(call->body.as_object());
       if (Status st = f.OnlyKnown({"cue", "embedding", "k", "mode", "hops", "ef", "min_score"}); !st.ok()) return Error(st);
       RecallQuery q;
       auto cue = f.Floats(f.Has("cue") ? "cue" : "embedding", true);
@@ -499,7 +493,7 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       else if (*mode == "semantic") q.mode = RecallMode::kSemantic;
       else if (*mode == "blended") q.mode = RecallMode::kBlended;
       else return Error(Status::InvalidArgument("mode '", *mode, "' is not episodic, semantic or blended"));
-      auto r = (*sp)->Recall(q);
+      auto r = call->space->Recall(q);
       if (!r.ok()) return Error(r.error());
       json::array hits;
       for (const auto& h : r->hits) {
@@ -523,19 +517,16 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(200, o);
     }
     case Op::kSearch: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      Fields f(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      Fields f(call->body.as_object());
       auto emb = f.Floats(f.Has("embedding") ? "embedding" : "query", true);
       auto k = f.Int("k", 10, 1, 10000);
       auto ef = f.Int("ef", 0, 0, 100000);
       for (const Status& st : {f.OnlyKnown({"embedding", "query", "k", "ef"}), emb.error(), k.error(), ef.error()}) {
         if (!st.ok()) return Error(st);
       }
-      auto r = (*sp)->Search(*emb, static_cast<size_t>(*k), static_cast<int>(*ef));
+      auto r = call->space->Search(*emb, static_cast<size_t>(*k), static_cast<int>(*ef));
       if (!r.ok()) return Error(r.error());
       json::array hits;
       for (const auto& h : *r) {
@@ -549,12 +540,9 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(200, o);
     }
     case Op::kComplete: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      Fields f(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      Fields f(call->body.as_object());
       if (Status st = f.OnlyKnown({"what", "where", "who", "tags", "embedding", "mask", "k"}); !st.ok()) return Error(st);
       CompletionCue cue;
       auto k = f.Int("k", 5, 1, 1000);
@@ -580,7 +568,7 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       cue.mask = std::move(mask).value();
       cue.who = std::move(who).value();
       cue.tags = std::move(tags).value();
-      auto r = (*sp)->Complete(cue);
+      auto r = call->space->Complete(cue);
       if (!r.ok()) return Error(r.error());
       json::object o;
       o["completed"] = EpisodeJson(r->completed);
@@ -646,19 +634,16 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       return Json(200, o);
     }
     case Op::kActivate: {
-      if (!want("POST")) return method_not_allowed("POST");
-      auto sp = space();
-      if (!sp.ok()) return Error(sp.error());
-      auto body = ParseJson(req.body);
-      if (!body.ok()) return Error(body.error());
-      Fields f(body->as_object());
+      auto call = post();
+      if (!call.ok()) return Error(call.error());
+      Fields f(call->body.as_object());
       auto seeds = f.Strings("seeds");
       auto hops = f.Int("hops", 2, 1, 6);
       auto limit = f.Int("limit", 50, 1, 100000);
       for (const Status& st : {f.OnlyKnown({"seeds", "hops", "limit"}), seeds.error(), hops.error(), limit.error()}) {
         if (!st.ok()) return Error(st);
       }
-      auto r = (*sp)->Activate(*seeds, static_cast<int>(*hops), static_cast<size_t>(*limit));
+      auto r = call->space->Activate(*seeds, static_cast<int>(*hops), static_cast<size_t>(*limit));
       if (!r.ok()) return Error(r.error());
       json::array out;
       for (const auto& a : *r) {
