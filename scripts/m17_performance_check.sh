@@ -23,6 +23,7 @@
 #   ENGRAM_PERF_DURATION  measured seconds per run (default 60)
 #   ENGRAM_PERF_REPEAT    runs per invocation (default 1)
 #   ENGRAM_PERF_DIR       results directory (default tmp/m17_performance)
+#   ENGRAM_PERF_SCENARIO  a different scenario file (experiments, tests); seed stays as above
 #   ENGRAM_PORT           server port (default 7432)
 #   ENGRAM_SKIP_BUILD=1   do not build (also skipped when both binaries below are given)
 #   ENGRAM_BIN            server binary (default build/release/apps/engram/engram)
@@ -91,6 +92,12 @@ else
   scenario="scenarios/m17_baseline.toml"
   seed="0xDEADBEEF"
   prefix=""
+fi
+
+# ENGRAM_PERF_SCENARIO replaces the scenario (experiments and the workflow's own end-to-end
+# test); the result records it, and compare refuses to compare runs of different scenarios.
+if [[ -n ${ENGRAM_PERF_SCENARIO:-} ]]; then
+  scenario=$(cd "$caller_pwd" && perf_abspath "$ENGRAM_PERF_SCENARIO")
 fi
 
 # Paths given by the caller are relative to where it stood; everything else to the repo root.

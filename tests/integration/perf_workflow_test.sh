@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# End to end: the spec's scripts with the real engram, loadtest and engram-perf.
+#   check before, check after, compare            -> exit 0 (same build)
+#   check after with an injected recall delay      -> compare exit 1 (internal regression)
+#   the same with --competitive                    -> compare exit 2 (competitive regression)
+# Usage: perf_workflow_test.sh ENGRAM_BIN LOADTEST_BIN ENGRAM_PERF_BIN REPO_ROOT
+set -euo pipefail
+export ENGRAM_BIN=$1 LOADTEST_BIN=$2 ENGRAM_PERF_BIN=$3
+root=$4
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export ENGRAM_PERF_DIR=$work ENGRAM_SKIP_BUILD=1 ENGRAM_PERF_DURATION=30
+export ENGRAM_PERF_SCENARIO=$root/tests/integration/fixtures/perf_e2e.toml
+export ENGRAM_PORT=$((20000 + RANDOM % 20000))
+check=$root/scripts/m17_performance_check.sh
+compare=$root/scripts/compare_m17_performance.sh
+delay="--inject-delay recall=25ms"
+
+expect() {  # expect CODE COMMAND...: runs COMMAND, fails the test unless it exits CODE
+  local want=$1 got=0
+  shift
+  "$@" >"$work/out.txt" 2>&1 || got=$?
+  if [[ $got -ne $want ]]; then
+    echo "FAIL: '$*' exited $got, expected $want" >&2
+    tail -n 40 "$work/out.txt" >&2
+    exit 1
+  fi
+  echo "ok: '$*' -> $got"
+}
+
+expect 0 "$check" e2e before
+expect 0 "$check" e2e after
+expect 0 "$compare" e2e
+grep -q "No significant regressions\|within" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
+
+ENGRAM_SERVER_ARGS=$delay expect 0 "$check" e2e after
+expect 1 "$compare" e2e
+grep -q "REGRESSION" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
+
+expect 0 "$check" e2e before --competitive
+ENGRAM_SERVER_ARGS=$delay expect 0 "$check" e2e after --competitive
+expect 2 "$compare" e2e --competitive
+grep -q "COMPETITIVE REGRESSION DETECTED" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
+echo "perf workflow end to end: 3 compares gave 0, 1 and 2 as expected"
