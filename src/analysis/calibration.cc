@@ -1,5 +1,7 @@
 #include "analysis/calibration.h"
 
+#include "core/clock.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,30 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-double MetricValue(const RunResult& r, MetricId id) {
-  switch (id) {
-    case MetricId::kP50:
-      return r.p50_latency_ms;
-    case MetricId::kP95:
-      return r.p95_latency_ms;
-    case MetricId::kP99:
-      return r.p99_latency_ms;
-    case MetricId::kThroughput:
-      return r.overall_throughput;
-    case MetricId::kErrorRate:
-      return r.overall_error_rate;
-  }
-  return 0;
-}
-
-std::string NowUtc() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -74,7 +52,7 @@ Result<std::vector<RunResult>> LoadRunsDir(const std::string& dir,
 
 Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOptions& options) {
   Calibration cal;
-  cal.created_utc = NowUtc();
+  cal.created_utc = FormatUtc(WallMicros());
   cal.set_size = std::max(1, options.set_size);
   cal.threshold_pct = options.compare.threshold_pct;
 

@@ -27,21 +27,7 @@ constexpr std::array<const char*, kMetricCount> kNames = {
     "P50 latency (ms)", "P95 latency (ms)", "P99 latency (ms)", "Throughput (ops/s)", "Error rate"};
 constexpr int kMinResamples = 2000;
 
-double RunValue(const RunResult& r, int m) {
-  switch (static_cast<MetricId>(m)) {
-    case MetricId::kP50:
-      return r.p50_latency_ms;
-    case MetricId::kP95:
-      return r.p95_latency_ms;
-    case MetricId::kP99:
-      return r.p99_latency_ms;
-    case MetricId::kThroughput:
-      return r.overall_throughput;
-    case MetricId::kErrorRate:
-      return r.overall_error_rate;
-  }
-  return 0;
-}
+double RunValue(const RunResult& r, int m) { return MetricValue(r, static_cast<MetricId>(m)); }
 
 double SegmentValue(const BlockStats& s, int m) {
   switch (static_cast<MetricId>(m)) {
@@ -643,6 +629,22 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
                                      reliable)
                        : "");
   return c;
+}
+
+double MetricValue(const RunResult& r, MetricId id) {
+  switch (id) {
+    case MetricId::kP50:
+      return r.p50_latency_ms;
+    case MetricId::kP95:
+      return r.p95_latency_ms;
+    case MetricId::kP99:
+      return r.p99_latency_ms;
+    case MetricId::kThroughput:
+      return r.overall_throughput;
+    case MetricId::kErrorRate:
+      return r.overall_error_rate;
+  }
+  return 0;
 }
 
 }  // namespace engram::analysis

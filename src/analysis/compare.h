@@ -44,6 +44,9 @@ inline constexpr int kExitCompetitiveRegression = 2;
 inline constexpr int kExitError = 3;
 
 enum class MetricId { kP50, kP95, kP99, kThroughput, kErrorRate };
+
+// The run's whole-run value of a metric (ms, ops/s, or a fraction for the error rate).
+double MetricValue(const RunResult& r, MetricId id);
 inline constexpr int kMetricCount = 5;
 
 enum class Verdict { kRegression, kImprovement, kWithinNoise, kInconclusive, kNotJudged };
