@@ -14,7 +14,12 @@ export ENGRAM_PERF_SCENARIO=$root/tests/integration/fixtures/perf_e2e.toml
 export ENGRAM_PORT=$((20000 + RANDOM % 20000))
 check=$root/scripts/m17_performance_check.sh
 compare=$root/scripts/compare_m17_performance.sh
-delay="--inject-delay recall=25ms"
+delay="--inject-delay recall=50ms"
+# This test proves the plumbing (files, scripts, exit codes 0/1/2), not the statistics: on a
+# shared machine running the rest of the suite, A/A runs of a few seconds differ by tens of
+# percent (docs/calibration.md), so the gate runs at a 150% threshold here. The injected
+# 50 ms on half the operations moves P99 by several hundred percent, far beyond it.
+threshold=(--threshold 150)
 
 expect() {  # expect CODE COMMAND...: runs COMMAND, fails the test unless it exits CODE
   local want=$1 got=0
@@ -30,15 +35,15 @@ expect() {  # expect CODE COMMAND...: runs COMMAND, fails the test unless it exi
 
 expect 0 "$check" e2e before
 expect 0 "$check" e2e after
-expect 0 "$compare" e2e
+expect 0 "$compare" e2e "${threshold[@]}"
 grep -q "No significant regressions\|within" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
 
 ENGRAM_SERVER_ARGS=$delay expect 0 "$check" e2e after
-expect 1 "$compare" e2e
+expect 1 "$compare" e2e "${threshold[@]}"
 grep -q "REGRESSION" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
 
 expect 0 "$check" e2e before --competitive
 ENGRAM_SERVER_ARGS=$delay expect 0 "$check" e2e after --competitive
-expect 2 "$compare" e2e --competitive
+expect 2 "$compare" e2e --competitive "${threshold[@]}"
 grep -q "COMPETITIVE REGRESSION DETECTED" "$work/out.txt" || { cat "$work/out.txt"; exit 1; }
 echo "perf workflow end to end: 3 compares gave 0, 1 and 2 as expected"
