@@ -116,6 +116,19 @@ struct Space::ConceptSet {
   size_t size() const { return members.size(); }
 };
 
+struct Space::Ranked {
+  struct Hit {
+    uint32_t slot;
+    RecallHit hit;
+  };
+  RecallResult result;    // mode, flags and counts; its hits stay empty
+  std::vector<Hit> hits;  // best first, at most k
+
+  void Keep(size_t k) {
+    TopK(hits, k, [](const Hit& a, const Hit& b) { return a.hit.score > b.hit.score; });
+  }
+};
+
 Space::Space(std::string name, const SpaceOptions& options, storage::Store* store)
     : name_(std::move(name)),
       options_(options),
@@ -574,17 +587,19 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
   return out;
 }
 
-float Space::Retrievability(uint32_t slot, int64_t now_us) const {
-  const State& s = (*state_)[slot];
-  const float strength = s.strength.load(std::memory_order_relaxed);
-  const float age = std::max<float>(0.0f, static_cast<float>(now_us - s.last_access_us.load(std::memory_order_relaxed)) * 1e-6f);
-  float out;
-  if (options_.decay == DecayKind::kPowerLaw) {
-    kernels::DecayPowerLaw(&strength, &age, 1, options_.decay_tau_seconds, options_.decay_alpha, &out);
-  } else {
-    kernels::DecayExponential(&strength, &age, 1, options_.decay_tau_seconds, &out);
+void Space::Retrievability(const std::vector<uint32_t>& slots, int64_t now_us, float* out) const {
+  const size_t n = slots.size();
+  std::vector<float> strength(n), age(n);
+  for (size_t i = 0; i < n; ++i) {
+    const State& st = (*state_)[slots[i]];
+    strength[i] = st.strength.load(std::memory_order_relaxed);
+    age[i] = std::max<float>(0.0f, static_cast<float>(now_us - st.last_access_us.load(std::memory_order_relaxed)) * 1e-6f);
   }
-  return out;
+  if (options_.decay == DecayKind::kPowerLaw) {
+    kernels::DecayPowerLaw(strength.data(), age.data(), n, options_.decay_tau_seconds, options_.decay_alpha, out);
+  } else {
+    kernels::DecayExponential(strength.data(), age.data(), n, options_.decay_tau_seconds, out);
+  }
 }
 
 void Space::Touch(uint32_t slot, int64_t now_us) {
@@ -595,8 +610,9 @@ void Space::Touch(uint32_t slot, int64_t now_us) {
   s.strength.store(std::min(1.0f, st + 0.1f * (1.0f - st)), std::memory_order_relaxed);
 }
 
-RecallResult Space::EpisodicRecall(const float* cue, const RecallQuery& query) const {
-  RecallResult result;
+Space::Ranked Space::EpisodicRecall(const float* cue, const RecallQuery& query) const {
+  Ranked ranked;
+  RecallResult& result = ranked.result;
   result.mode = RecallMode::kEpisodic;
   const size_t want = std::max<size_t>(query.k * 2, 16);
   std::vector<index::Neighbor> hits = index_->Search(cue, want, query.ef);
@@ -652,33 +668,22 @@ RecallResult Space::EpisodicRecall(const float* cue, const RecallQuery& query) c
 
   // Decay for all candidates in one kernel call.
   const size_t n = slots.size();
-  const int64_t now = WallMicros();
-  std::vector<float> strength(n), age(n), retr(n);
-  for (size_t i = 0; i < n; ++i) {
-    const State& s = (*state_)[slots[i]];
-    strength[i] = s.strength.load(std::memory_order_relaxed);
-    age[i] = std::max<float>(0.0f, static_cast<float>(now - s.last_access_us.load(std::memory_order_relaxed)) * 1e-6f);
-  }
-  if (options_.decay == DecayKind::kPowerLaw) {
-    kernels::DecayPowerLaw(strength.data(), age.data(), n, options_.decay_tau_seconds, options_.decay_alpha, retr.data());
-  } else {
-    kernels::DecayExponential(strength.data(), age.data(), n, options_.decay_tau_seconds, retr.data());
-  }
+  std::vector<float> retr(n);
+  Retrievability(slots, WallMicros(), retr.data());
   result.candidates = n;
   for (size_t i = 0; i < n; ++i) {
     const float base = options_.weight_similarity * std::max(sim[i], 0.0f) + options_.weight_activation * act[i];
     const float score = base * (options_.decay_floor + (1.0f - options_.decay_floor) * retr[i]);
     if (score < query.min_score) continue;
     RecallHit h;
-    h.id = std::to_string(slots[i]);  // replaced by the id below, once ranked
     h.score = score;
     h.similarity = sim[i];
     h.activation = act[i];
     h.retrievability = retr[i];
-    result.hits.push_back(std::move(h));
+    ranked.hits.push_back({slots[i], std::move(h)});
   }
-  TopK(result.hits, query.k, [](const RecallHit& a, const RecallHit& b) { return a.score > b.score; });
-  return result;
+  ranked.Keep(query.k);
+  return ranked;
 }
 
 std::shared_ptr<const Space::ConceptSet> Space::Concepts() const {
@@ -686,17 +691,18 @@ std::shared_ptr<const Space::ConceptSet> Space::Concepts() const {
   return concepts_;
 }
 
-RecallResult Space::SemanticRecall(const float* cue, const RecallQuery& query) const {
-  RecallResult result;
-  result.mode = RecallMode::kSemantic;
+Space::Ranked Space::SemanticRecall(const float* cue, const RecallQuery& query) const {
   auto set = Concepts();
   const size_t nc = set->size();
   if (nc == 0) {
-    result = EpisodicRecall(cue, query);
-    result.mode = RecallMode::kSemantic;
-    result.semantic_fallback = true;
-    return result;
+    Ranked fallback = EpisodicRecall(cue, query);
+    fallback.result.mode = RecallMode::kSemantic;
+    fallback.result.semantic_fallback = true;
+    return fallback;
   }
+  Ranked ranked;
+  RecallResult& result = ranked.result;
+  result.mode = RecallMode::kSemantic;
   std::vector<float> csim(nc);
   kernels::BatchDot(cue, set->centroids.data(), nc, options_.dim, csim.data());
   std::vector<uint32_t> order(nc);
@@ -719,22 +725,23 @@ RecallResult Space::SemanticRecall(const float* cue, const RecallQuery& query) c
     std::vector<float> msim(rows.size());
     kernels::BatchDotPtrs(cue, rows.data(), rows.size(), options_.dim, msim.data());
     result.candidates += rows.size();
+    std::vector<float> retrs(rows.size());
+    Retrievability(slots, now, retrs.data());
     for (size_t j = 0; j < rows.size(); ++j) {
-      const float retr = Retrievability(slots[j], now);
+      const float retr = retrs[j];
       const float base = 0.5f * (std::max(csim[c], 0.0f) + std::max(msim[j], 0.0f));
       const float score = base * (options_.decay_floor + (1.0f - options_.decay_floor) * retr);
       if (score < query.min_score) continue;
       RecallHit h;
-      h.id = std::to_string(slots[j]);
       h.score = score;
       h.similarity = msim[j];
       h.retrievability = retr;
       h.concept_id = "c-" + std::to_string(c);
-      result.hits.push_back(std::move(h));
+      ranked.hits.push_back({slots[j], std::move(h)});
     }
   }
-  TopK(result.hits, query.k, [](const RecallHit& a, const RecallHit& b) { return a.score > b.score; });
-  return result;
+  ranked.Keep(query.k);
+  return ranked;
 }
 
 Result<RecallResult> Space::Recall(const RecallQuery& query) {
@@ -750,30 +757,31 @@ Result<RecallResult> Space::Recall(const RecallQuery& query) {
   std::vector<float> cue(options_.dim);
   Normalise(query.cue.data(), cue.data());
 
-  RecallResult result;
+  Ranked ranked;
   if (query.mode == RecallMode::kEpisodic) {
-    result = EpisodicRecall(cue.data(), query);
+    ranked = EpisodicRecall(cue.data(), query);
   } else if (query.mode == RecallMode::kSemantic) {
-    result = SemanticRecall(cue.data(), query);
+    ranked = SemanticRecall(cue.data(), query);
   } else {
     RecallQuery wide = query;
     wide.k = query.k * 2;
     wide.min_score = 0.0f;
-    RecallResult e = EpisodicRecall(cue.data(), wide);
-    RecallResult s = SemanticRecall(cue.data(), wide);
+    Ranked e = EpisodicRecall(cue.data(), wide);
+    Ranked s = SemanticRecall(cue.data(), wide);
+    RecallResult& result = ranked.result;
     result.mode = RecallMode::kBlended;
-    result.semantic_fallback = s.semantic_fallback;
-    result.candidates = e.candidates + s.candidates;
-    result.activated = e.activated;
-    std::unordered_map<std::string, RecallHit> merged;
-    for (auto& h : e.hits) {
+    result.semantic_fallback = s.result.semantic_fallback;
+    result.candidates = e.result.candidates + s.result.candidates;
+    result.activated = e.result.activated;
+    std::unordered_map<uint32_t, RecallHit> merged;
+    for (auto& [slot, h] : e.hits) {
       RecallHit m = h;
-      m.score = (s.semantic_fallback ? 1.0f : options_.weight_episodic) * h.score;
-      merged.emplace(h.id, std::move(m));
+      m.score = (s.result.semantic_fallback ? 1.0f : options_.weight_episodic) * h.score;
+      merged.emplace(slot, std::move(m));
     }
-    if (!s.semantic_fallback) {
-      for (auto& h : s.hits) {
-        auto [it, inserted] = merged.emplace(h.id, h);
+    if (!s.result.semantic_fallback) {
+      for (auto& [slot, h] : s.hits) {
+        auto [it, inserted] = merged.emplace(slot, h);
         if (inserted) {
           it->second.score = options_.weight_semantic * h.score;
         } else {
@@ -782,20 +790,21 @@ Result<RecallResult> Space::Recall(const RecallQuery& query) {
         }
       }
     }
-    for (auto& [_, h] : merged) {
-      if (h.score >= query.min_score) result.hits.push_back(std::move(h));
+    for (auto& [slot, h] : merged) {
+      if (h.score >= query.min_score) ranked.hits.push_back({slot, std::move(h)});
     }
-    TopK(result.hits, query.k, [](const RecallHit& a, const RecallHit& b) { return a.score > b.score; });
+    ranked.Keep(query.k);
   }
-  // Hits carry slots until here; resolve ids, fill text and confidence, reinforce.
+  // Only the final top k get their ids, text and confidence; recall reinforces them.
+  RecallResult result = std::move(ranked.result);
   const int64_t now = WallMicros();
-  for (auto& h : result.hits) {
-    const uint32_t slot = static_cast<uint32_t>(std::stoul(h.id));
+  for (auto& [slot, h] : ranked.hits) {
     const Meta& m = (*meta_)[slot];
     h.id = m.id;
     h.what = m.what;
     h.confidence = std::clamp(h.score * m.confidence, 0.0f, 1.0f);
     Touch(slot, now);
+    result.hits.push_back(std::move(h));
   }
   return result;
 }

@@ -121,10 +121,13 @@ class Space {
   // Spreading activation from (slot, initial activation) seeds over `hops` steps.
   std::vector<std::pair<uint32_t, float>> Spread(const std::vector<std::pair<uint32_t, float>>& seeds,
                                                  int hops) const;
-  float Retrievability(uint32_t slot, int64_t now_us) const;
+  // out[i] = the decay factor of slots[i] at now_us (one SIMD kernel call for all of them).
+  void Retrievability(const std::vector<uint32_t>& slots, int64_t now_us, float* out) const;
   void Touch(uint32_t slot, int64_t now_us);
-  RecallResult EpisodicRecall(const float* cue, const RecallQuery& query) const;
-  RecallResult SemanticRecall(const float* cue, const RecallQuery& query) const;
+  // Ranked hits keyed by slot; ids and text are filled in once, by Recall, for the final top k.
+  struct Ranked;
+  Ranked EpisodicRecall(const float* cue, const RecallQuery& query) const;
+  Ranked SemanticRecall(const float* cue, const RecallQuery& query) const;
   std::shared_ptr<const ConceptSet> Concepts() const;
   size_t Tokenise(uint32_t slot, std::vector<std::string>* keys) const;
   void IndexTokens(uint32_t slot);
