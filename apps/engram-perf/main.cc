@@ -176,6 +176,9 @@ struct CalibrateArgs {
   std::string run_command;
   int runs = 0;
   int set_size = 1;
+  bool paired = false;
+  int subsets = 1000;
+  std::vector<double> inject;
   std::optional<double> threshold;
   bool competitive = false;
   std::string output;
@@ -209,6 +212,9 @@ int RunCalibrate(const CalibrateArgs& a) {
   if (!runs.ok()) return Fail(runs.error(), a.json, cmd);
   CalibrationOptions opt;
   opt.set_size = a.set_size;
+  opt.paired = a.paired;
+  opt.subsets = a.subsets;
+  opt.inject_pct = a.inject;
   opt.compare.threshold_pct = a.threshold.value_or(a.competitive ? 10.0 : 5.0);
   opt.compare.seed = *seed;
   auto cal = Calibrate(std::move(runs).value(), opt);
@@ -423,7 +429,19 @@ int main(int argc, char** argv) {
                         "first), e.g. 'ENGRAM_SKIP_BUILD=1 scripts/m17_performance_check.sh aa "
                         "before'");
   calibrate->add_option("--runs", cal.runs, "How many times to run --run-command");
-  calibrate->add_option("--set-size", cal.set_size, "Runs per side in each A/A comparison")
+  calibrate->add_option("--set-size", cal.set_size,
+                        "Runs (with --paired: pairs) per side in each A/A comparison")
+      ->check(CLI::PositiveNumber);
+  calibrate->add_flag("--paired", cal.paired,
+                      "The runs are interleaved A/B pairs of one build (engram-perf ab --base R "
+                      "--head R): compare subsets of --set-size pairs as ab does");
+  calibrate->add_option("--subsets", cal.subsets,
+                        "With --paired: random subsets of pairs to compare when there are more "
+                        "(default 1000)")
+      ->check(CLI::PositiveNumber);
+  calibrate->add_option("--inject", cal.inject,
+                        "Also measure detection: latency increases in percent to inject into the "
+                        "B side, e.g. --inject 10 --inject 25")
       ->check(CLI::PositiveNumber);
   calibrate->add_option("--threshold", cal.threshold, "Threshold in percent (default 5/10)")
       ->check(CLI::PositiveNumber);

@@ -2,11 +2,23 @@
 // between runs of the same build (its noise floor) on this machine.
 //
 // No existing tool measures its own false-alarm rate (METHODS.md); we do it by applying the
-// very comparison the gate makes to pairs of result sets of one build. The runs are split in
-// time order into disjoint sets of `set_size` runs, and every pair of sets is compared (the
-// pairs share runs, so they are not independent; the Wilson interval printed beside the rate is
-// therefore optimistic). The noise floor of a metric is the 95th percentile of |log ratio| over
-// all pairs of single runs, shown as a percentage: a threshold below it cannot be met reliably.
+// very comparison the gate makes to result sets of one build. Two designs:
+//
+//  * sequential (the stored before/after of the check script): the runs are split in time
+//    order into disjoint sets of `set_size` runs, and every pair of sets is compared;
+//  * paired (`engram-perf ab` with the same revision on both sides): consecutive runs in time
+//    order form A/B pairs, and random subsets of `set_size` pairs (all of them when there are
+//    few enough) are compared as `ab` would compare them.
+//
+// Either way the comparisons share runs, so they are not independent; the Wilson interval
+// printed beside the rate is optimistic. The noise floor of a metric is the 95th percentile of
+// |log ratio| over all pairs of single runs (sequential) or over the A/B pairs (paired), shown
+// as a percentage: a threshold below it cannot be met reliably.
+//
+// Detection (power): with `inject_pct` = {10, 25}, every comparison is made again with the B
+// side's latencies multiplied by 1.10 and 1.25 (summary percentiles and every segment's
+// histogram). The same real run-to-run noise, plus a regression of known size: the fraction
+// caught is the gate's power against it on this machine.
 //
 // Threading: pure functions.
 #pragma once
@@ -22,9 +34,24 @@
 namespace engram::analysis {
 
 struct CalibrationOptions {
-  int set_size = 1;        // runs per side in each A/A comparison
-  CompareOptions compare;  // threshold, confidence, resamples, seed (competitive is ignored)
+  int set_size = 1;               // runs (paired: pairs) per side in each A/A comparison
+  bool paired = false;            // consecutive runs are A/B pairs (engram-perf ab)
+  int subsets = 1000;             // paired: random subsets drawn when there are more
+  std::vector<double> inject_pct;  // detection: B-side latency increases to test, percent
+  CompareOptions compare;          // threshold, confidence, resamples, seed (competitive ignored)
 };
+
+// How often an injected latency increase was caught.
+struct Detection {
+  double inject_pct = 0;
+  int comparisons = 0;
+  int detected = 0;  // comparisons whose exit code failed the gate
+  double rate = 0;
+  std::pair<double, double> ci95{0, 1};
+};
+
+// Multiplies every latency of a run by `factor` (summary percentiles and segment histograms).
+RunResult ScaleLatency(RunResult run, double factor);
 
 struct MetricNoise {
   std::string key;
@@ -43,6 +70,8 @@ struct Calibration {
   std::string scenario_hash;
   std::string seed_text;
   int set_size = 1;
+  bool paired = false;
+  int pairs = 0;  // paired: A/B pairs formed from the runs
   double threshold_pct = 0;
   int resamples = 0;
   int comparisons = 0;
@@ -50,6 +79,7 @@ struct Calibration {
   double false_alarm_rate = 0;
   std::pair<double, double> false_alarm_ci95{0, 1};
   std::vector<MetricNoise> metrics;
+  std::vector<Detection> detections;  // one per inject_pct, in order
   std::vector<std::string> notes;
 };
 
@@ -59,7 +89,8 @@ Result<std::vector<RunResult>> LoadRunsDir(const std::string& dir,
                                            std::vector<std::string>* skipped);
 
 // Calibrates on runs of one build. Runs of other scenarios or seeds than the largest group,
-// and runs that broke their error limit, are left out with a note. Needs >= 2 sets.
+// and runs that broke their error limit, are left out with a note. Needs >= 2 sets
+// (sequential) or >= set_size >= 3 pairs (paired).
 Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOptions& options);
 
 std::string CalibrationToJson(const Calibration& c);

@@ -30,6 +30,20 @@ SparseHistogram SparseHistogram::From(const Histogram& h) {
   return s;
 }
 
+SparseHistogram SparseHistogram::Scaled(double factor) const {
+  const auto scale = [factor](int64_t v) {
+    return static_cast<int64_t>(std::llround(static_cast<double>(v) * factor));
+  };
+  SparseHistogram s = *this;
+  for (Bucket& b : s.buckets) {
+    b.low = scale(b.low);
+    b.high = std::max(b.low, scale(b.high));
+  }
+  s.min = scale(min);
+  s.max = scale(max);
+  return s;
+}
+
 int64_t SparseHistogram::ValueAtQuantile(double q) const {
   if (count == 0) return 0;
   const uint64_t rank = RankOf(q, count);

@@ -35,6 +35,9 @@ struct SparseHistogram {
   static SparseHistogram From(const Histogram& h);
   // Histogram::ValueAtQuantile on the same data.
   int64_t ValueAtQuantile(double q) const;
+  // Every value multiplied by `factor` > 0 (bucket bounds, min and max; counts unchanged): the
+  // histogram of the same requests had each taken `factor` times as long.
+  SparseHistogram Scaled(double factor) const;
 };
 
 // Per-block figures the bootstrap needs: latency buckets, operations, errors and seconds.

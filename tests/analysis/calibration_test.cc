@@ -79,6 +79,87 @@ TEST_F(CalibrationTest, SetsOfRunsAreComparedPairwise) {
   EXPECT_FALSE(cal->notes.empty());
 }
 
+// Runs as engram-perf ab writes them: pairs in A B, B A, A B ... order, one minute apart.
+void WriteAbRuns(const fs::path& dir, int pairs, uint64_t first_seed) {
+  int minute = 10;
+  for (int p = 0; p < pairs; ++p) {
+    const bool b_first = p % 2 == 1;
+    for (int k = 0; k < 2; ++k) {
+      const bool is_b = (k == 0) == b_first;
+      testing::SynthRun run;
+      run.rng_seed = first_seed + static_cast<uint64_t>(2 * p + k);
+      run.time_utc = "2025-11-08T14:" + std::to_string(minute) + ":00Z";
+      std::ofstream(dir / ((is_b ? "aa_after_" : "aa_before_") + std::to_string(minute) + ".json"))
+          << testing::SynthResultJson(run);
+      ++minute;
+    }
+  }
+}
+
+TEST_F(CalibrationTest, PairedCalibrationComparesSubsetsOfPairsAndMeasuresDetection) {
+  WriteAbRuns(dir_, 8, 500);
+  auto runs = LoadRunsDir(dir_.string(), nullptr);
+  ASSERT_TRUE(runs.ok());
+  CalibrationOptions opt;
+  opt.paired = true;
+  opt.set_size = 4;
+  opt.inject_pct = {1, 25};
+  auto cal = Calibrate(std::move(runs).value(), opt);
+  ASSERT_TRUE(cal.ok()) << cal.error().ToString();
+  EXPECT_TRUE(cal->paired);
+  EXPECT_EQ(cal->pairs, 8);
+  EXPECT_EQ(cal->comparisons, 70);  // 8 choose 4: few enough to take them all
+  EXPECT_LE(cal->false_alarms, 3);
+  ASSERT_EQ(cal->detections.size(), 2u);
+  // 1% is far below the 5% threshold: never a regression. 25% is far above the ~1% noise of
+  // these runs: always caught.
+  EXPECT_EQ(cal->detections[0].detected, 0);
+  EXPECT_EQ(cal->detections[1].comparisons, 70);
+  EXPECT_EQ(cal->detections[1].detected, 70);
+  EXPECT_NE(CalibrationToText(*cal).find("Injected +25% latency on the B side: caught 70 of 70"),
+            std::string::npos);
+  EXPECT_NE(CalibrationToJson(*cal).find("\"design\":\"paired\""), std::string::npos);
+}
+
+TEST_F(CalibrationTest, PairedCalibrationDrawsSeededSubsetsWhenThereAreMany) {
+  WriteAbRuns(dir_, 12, 900);
+  CalibrationOptions opt;
+  opt.paired = true;
+  opt.set_size = 5;  // 12 choose 5 = 792 subsets
+  opt.subsets = 40;
+  auto first = Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt);
+  auto second = Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->comparisons, 40);
+  EXPECT_EQ(first->false_alarms, second->false_alarms);
+  EXPECT_EQ(first->metrics[2].regressions, second->metrics[2].regressions);
+  EXPECT_EQ(first->metrics[2].inconclusive, second->metrics[2].inconclusive);
+
+  opt.set_size = 2;  // compare needs 3 pairs for a paired interval
+  EXPECT_FALSE(Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt).ok());
+  opt.set_size = 13;  // more than there are
+  EXPECT_FALSE(Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt).ok());
+}
+
+TEST(ScaleLatencyTest, MultipliesSummaryAndSegmentPercentiles) {
+  testing::SynthRun synth;
+  auto run = ParseRunResult(testing::SynthResultJson(synth), "synth");
+  ASSERT_TRUE(run.ok());
+  const RunResult slow = ScaleLatency(*run, 1.5);
+  EXPECT_DOUBLE_EQ(slow.p99_latency_ms, run->p99_latency_ms * 1.5);
+  EXPECT_DOUBLE_EQ(slow.p50_latency_ms, run->p50_latency_ms * 1.5);
+  ASSERT_EQ(slow.segments.size(), run->segments.size());
+  for (size_t i = 0; i < slow.segments.size(); ++i) {
+    const auto& before = run->segments[i].latency;
+    const auto& after = slow.segments[i].latency;
+    EXPECT_EQ(after.count, before.count);
+    for (double q : {0.5, 0.99}) {
+      const double expected = static_cast<double>(before.ValueAtQuantile(q)) * 1.5;
+      EXPECT_NEAR(static_cast<double>(after.ValueAtQuantile(q)), expected, 1.0 + expected * 1e-9);
+    }
+  }
+}
+
 TEST_F(CalibrationTest, OtherScenariosAndFailedRunsAreLeftOutAndTooFewRunsRefused) {
   WriteRuns(1, 200);
   testing::SynthRun other;
