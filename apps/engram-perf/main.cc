@@ -4,9 +4,11 @@
 //                       [--baselines FILE] [--calibration FILE] [--paired] [--json] [--seed N]
 //                       [--resamples B] [--confidence C]
 //   engram-perf calibrate --runs-dir DIR [--run-command CMD --runs N] [--set-size R]
-//                         [--threshold PCT] [--competitive] [--output FILE] [--json] [--seed N]
+//                         [--paired [--subsets N]] [--inject PCT]... [--threshold PCT]
+//                         [--competitive] [--output FILE] [--json] [--seed N]
 //   engram-perf ab --base REV --head REV [--pairs N] [--competitive] [--duration S] [--task ID]
-//                  [--threshold PCT] [--skip-build] [--dry-run] [--json] [--seed N]
+//                  [--base-server-args A] [--head-server-args A] [--threshold PCT]
+//                  [--skip-build] [--dry-run] [--json] [--seed N]
 //
 // Exit codes (spec 000): 0 no regression, 1 internal regression, 2 competitive regression,
 // 3 error (missing or invalid files, bad arguments, a run that could not be made). Usage
@@ -251,6 +253,7 @@ struct AbArgs {
   bool competitive = false;
   int duration = 0;
   std::string task = "ab";
+  std::string base_server_args, head_server_args;
   std::optional<double> threshold;
   bool skip_build = false;
   bool dry_run = false;
@@ -327,6 +330,8 @@ int RunAb(const AbArgs& a) {
         " LOADTEST_BIN=" + ShellQuote(loadtest) + " ENGRAM_PERF_DIR=" + ShellQuote(results) +
         " ENGRAM_PERF_REPEAT=1";
     if (a.duration > 0) c += " ENGRAM_PERF_DURATION=" + std::to_string(a.duration);
+    const std::string& extra = step.is_head ? a.head_server_args : a.base_server_args;
+    if (!extra.empty()) c += " ENGRAM_SERVER_ARGS=" + ShellQuote(extra);
     c += " " + ShellQuote(root + "/scripts/m17_performance_check.sh") + " " + ShellQuote(a.task) +
          (step.is_head ? " after" : " before") + (a.competitive ? " --competitive" : "");
     runs.push_back(c);
@@ -462,6 +467,11 @@ int main(int argc, char** argv) {
   abc->add_option("--duration", ab.duration, "Seconds per run (default: the check script's 60)");
   abc->add_option("--task", ab.task, "Task id for the result names (default ab)");
   abc->add_option("--threshold", ab.threshold, "Threshold in percent")->check(CLI::PositiveNumber);
+  abc->add_option("--base-server-args", ab.base_server_args,
+                  "Extra engram flags for the base's runs (ENGRAM_SERVER_ARGS)");
+  abc->add_option("--head-server-args", ab.head_server_args,
+                  "Extra engram flags for the head's runs, e.g. \"--inject-delay recall=1ms\" to "
+                  "check that the gate catches a known slowdown");
   abc->add_flag("--skip-build", ab.skip_build, "Do not build the worktrees");
   abc->add_flag("--dry-run", ab.dry_run, "Print the plan, run nothing");
   abc->add_flag("--json", ab.json, "Print the comparison as JSON");

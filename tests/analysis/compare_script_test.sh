@@ -128,11 +128,21 @@ expect 0 "engram-perf --help" "$perf" --help
 
 # engram-perf ab --dry-run: the interleaved A B B A plan, without running anything.
 if [[ -d $root/.git ]]; then
-  expect 0 "ab --dry-run" env ENGRAM_ROOT="$root" "$perf" ab --base HEAD --head HEAD --pairs 2 --dry-run
+  expect 0 "ab --dry-run" env ENGRAM_ROOT="$root" "$perf" ab --base HEAD --head HEAD --pairs 2 \
+    --dry-run --head-server-args "--inject-delay recall=1ms"
   if [[ $(grep -o "m17_performance_check.sh' 'ab' [a-z]*" "$out" | awk '{print $3}' | paste -sd' ') == "before after after before" ]]; then
     echo "ok:   ab runs pairs in ABBA order"
   else
     echo "FAIL: ab order"
+    sed 's/^/    /' "$out"
+    failures=$((failures + 1))
+  fi
+  # The head's extra server flags reach the head's runs only.
+  if [[ $(grep -c "ENGRAM_SERVER_ARGS='--inject-delay recall=1ms' .* after\$" "$out") == 2 &&
+    $(grep -c "ENGRAM_SERVER_ARGS" "$out") == 2 ]]; then
+    echo "ok:   ab passes --head-server-args to the head's runs only"
+  else
+    echo "FAIL: ab server args"
     sed 's/^/    /' "$out"
     failures=$((failures + 1))
   fi
