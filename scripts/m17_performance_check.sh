@@ -21,7 +21,9 @@
 #
 # Environment:
 #   ENGRAM_PERF_DURATION  measured seconds per run (default 60)
-#   ENGRAM_PERF_REPEAT    runs per invocation (default 1)
+#   ENGRAM_PERF_REPEAT    runs per invocation (default: recommended_set_size of
+#                         $ENGRAM_PERF_DIR/calibration.json from `engram-perf calibrate --sweep`,
+#                         else 1)
 #   ENGRAM_PERF_DIR       results directory (default tmp/m17_performance)
 #   ENGRAM_PERF_SCENARIO  a different scenario file (experiments, tests); seed stays as above
 #   ENGRAM_PORT           server port (default 7432)
@@ -50,7 +52,7 @@ source "$ROOT/scripts/lib_perf.sh"
 task=""
 phase=""
 competitive=0
-repeat=${ENGRAM_PERF_REPEAT:-1}
+repeat=${ENGRAM_PERF_REPEAT:-}
 positional=()
 while (($# > 0)); do
   case $1 in
@@ -78,7 +80,6 @@ task=${positional[0]}
 phase=${positional[1]}
 perf_valid_task "$task" || perf_die 2 "task id '$task' may hold only letters, digits, '.', '-', '_'"
 [[ $phase == before || $phase == after ]] || perf_die 2 "phase must be 'before' or 'after', not '$phase'"
-[[ $repeat =~ ^[1-9][0-9]*$ ]] || perf_die 2 "--repeat / ENGRAM_PERF_REPEAT must be a positive integer, not '$repeat'"
 duration=${ENGRAM_PERF_DURATION:-60}
 [[ $duration =~ ^[1-9][0-9]*$ ]] || perf_die 2 "ENGRAM_PERF_DURATION must be a positive integer, not '$duration'"
 port=${ENGRAM_PORT:-7432}
@@ -102,6 +103,23 @@ fi
 
 # Paths given by the caller are relative to where it stood; everything else to the repo root.
 out_dir=$(cd "$caller_pwd" && perf_abspath "${ENGRAM_PERF_DIR:-$ROOT/tmp/m17_performance}")
+
+# Repetitions: --repeat, else ENGRAM_PERF_REPEAT, else what the A/A calibration of this results
+# directory recommends (engram-perf calibrate --sweep N writes recommended_set_size), else 1.
+repeat_source="--repeat / ENGRAM_PERF_REPEAT"
+if [[ -z $repeat ]]; then
+  repeat=1
+  repeat_source="default"
+  calibration="$out_dir/calibration.json"
+  if [[ -f $calibration ]] && grep -q '"design":"sequential"' "$calibration"; then
+    recommended=$(grep -o '"recommended_set_size":[0-9]*' "$calibration" | cut -d: -f2 || true)
+    if [[ -n $recommended && $recommended != 0 ]]; then
+      repeat=$recommended
+      repeat_source="recommended by $calibration"
+    fi
+  fi
+fi
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || perf_die 2 "--repeat / ENGRAM_PERF_REPEAT must be a positive integer, not '$repeat'"
 engram_bin=$(cd "$caller_pwd" && perf_abspath "${ENGRAM_BIN:-$ROOT/build/release/apps/engram/engram}")
 loadtest_bin=$(cd "$caller_pwd" && perf_abspath "${LOADTEST_BIN:-$ROOT/build/release/apps/loadtest/loadtest}")
 cd "$ROOT"
@@ -171,7 +189,7 @@ done
 mode_name="internal"
 ((competitive)) && mode_name="competitive"
 echo "=== M17 performance check: task $task, phase $phase ($mode_name) ==="
-echo "Scenario: $scenario (seed $seed), ${duration} s per run, $repeat run(s)"
+echo "Scenario: $scenario (seed $seed), ${duration} s per run, $repeat run(s) ($repeat_source)"
 echo "Server:   $engram_bin on port $port${ENGRAM_SERVER_ARGS:+ (extra: $ENGRAM_SERVER_ARGS)}"
 echo "Loadtest: $loadtest_bin"
 

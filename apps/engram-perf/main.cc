@@ -41,6 +41,8 @@ namespace {
 
 constexpr char kBaselinesRel[] = "docs/reference/competitive_baselines.json";
 constexpr char kCalibrationRel[] = "tmp/m17_performance/calibration.json";
+// The calibration of the paired design (engram-perf ab), kept apart from the sequential one.
+constexpr char kAbCalibrationRel[] = "tmp/ab/calibration.json";
 
 // The repository root: $ENGRAM_ROOT, else the first ancestor of the working directory or of
 // this executable that holds the baselines file. "" when none is found.
@@ -134,8 +136,9 @@ int RunCompare(const CompareArgs& a) {
     auto c = LoadCalibrationInfo(a.calibration);
     if (!c.ok()) return Fail(c.error(), a.json, cmd);
     calibration = std::move(c).value();
-  } else if (!root.empty() && fs::exists(root + "/" + kCalibrationRel)) {
-    auto c = LoadCalibrationInfo(root + "/" + kCalibrationRel);
+  } else if (const std::string rel = a.paired ? kAbCalibrationRel : kCalibrationRel;
+             !root.empty() && fs::exists(root + "/" + rel)) {
+    auto c = LoadCalibrationInfo(root + "/" + rel);
     if (c.ok()) {
       calibration = std::move(c).value();
     } else {
@@ -180,6 +183,7 @@ struct CalibrateArgs {
   int set_size = 1;
   bool paired = false;
   int subsets = 1000;
+  int sweep = 0;
   std::vector<double> inject;
   std::optional<double> threshold;
   bool competitive = false;
@@ -219,7 +223,8 @@ int RunCalibrate(const CalibrateArgs& a) {
   opt.inject_pct = a.inject;
   opt.compare.threshold_pct = a.threshold.value_or(a.competitive ? 10.0 : 5.0);
   opt.compare.seed = *seed;
-  auto cal = Calibrate(std::move(runs).value(), opt);
+  auto cal = a.sweep > 0 ? CalibrateSweep(*runs, opt, a.sweep)
+                         : Calibrate(std::move(runs).value(), opt);
   if (!cal.ok()) return Fail(cal.error(), a.json, cmd);
   cal->runs_dir = a.runs_dir;
   for (const std::string& s : skipped) cal->notes.push_back("skipped " + s);
@@ -227,7 +232,8 @@ int RunCalibrate(const CalibrateArgs& a) {
   std::string output = a.output;
   if (output.empty()) {
     const std::string root = FindRepoRoot();
-    output = (root.empty() ? std::string(".") : root) + "/" + kCalibrationRel;
+    output = (root.empty() ? std::string(".") : root) + "/" +
+             (a.paired ? kAbCalibrationRel : kCalibrationRel);
   }
   const std::string json = CalibrationToJson(*cal);
   if (output != "-") {
@@ -249,7 +255,7 @@ int RunCalibrate(const CalibrateArgs& a) {
 
 struct AbArgs {
   std::string base, head;
-  int pairs = 5;
+  std::optional<int> pairs;  // default: the paired calibration's recommendation, else 5
   bool competitive = false;
   int duration = 0;
   std::string task = "ab";
@@ -274,6 +280,8 @@ Result<std::string> Capture(const std::string& command) {
   return out;
 }
 
+constexpr int kDefaultAbPairs = 5;
+
 int RunAb(const AbArgs& a) {
   const char* cmd = "ab";
   const std::string root = FindRepoRoot();
@@ -281,7 +289,22 @@ int RunAb(const AbArgs& a) {
     return Fail(Status::NotFound("ab needs the git repository (run inside it or set ENGRAM_ROOT)"),
                 a.json, cmd);
   }
-  if (a.pairs < 1) return Fail(Status::InvalidArgument("--pairs must be >= 1"), a.json, cmd);
+  int pairs = a.pairs.value_or(0);
+  if (a.pairs && pairs < 1) return Fail(Status::InvalidArgument("--pairs must be >= 1"), a.json, cmd);
+  if (!a.pairs) {
+    pairs = kDefaultAbPairs;
+    std::string why = "no paired calibration (engram-perf calibrate --paired --sweep N)";
+    if (fs::exists(root + "/" + kAbCalibrationRel)) {
+      auto c = LoadCalibrationInfo(root + "/" + kAbCalibrationRel);
+      if (c.ok() && c->design == "paired" && c->recommended_set_size > 0) {
+        pairs = c->recommended_set_size;
+        why = std::string("recommended by ") + kAbCalibrationRel;
+      } else if (c.ok()) {
+        why = std::string(kAbCalibrationRel) + " recommends no size";
+      }
+    }
+    std::fprintf(stderr, "engram-perf ab: %d pairs (%s)\n", pairs, why.c_str());
+  }
   auto rev = [&](const std::string& r) {
     return Capture("git -C " + ShellQuote(root) + " rev-parse --verify --quiet " +
                    ShellQuote(r + "^{commit}"));
@@ -323,7 +346,7 @@ int RunAb(const AbArgs& a) {
                                    ? lt_env
                                    : head_tree + "/build/release/apps/loadtest/loadtest";
   std::vector<std::string> runs;
-  for (const AbStep& step : AbSchedule(a.pairs)) {
+  for (const AbStep& step : AbSchedule(pairs)) {
     const std::string& tree = step.is_head ? head_tree : base_tree;
     std::string c =
         "ENGRAM_SKIP_BUILD=1 ENGRAM_BIN=" + ShellQuote(tree + "/build/release/apps/engram/engram") +
@@ -338,7 +361,7 @@ int RunAb(const AbArgs& a) {
   }
   if (a.dry_run) {
     std::printf("# engram-perf ab: base %s (%s), head %s (%s), %d pair(s), order ABBA\n",
-                a.base.c_str(), base_sha->c_str(), a.head.c_str(), head_sha->c_str(), a.pairs);
+                a.base.c_str(), base_sha->c_str(), a.head.c_str(), head_sha->c_str(), pairs);
     for (const std::string& s : setup) {
       if (s[0] != '#') std::printf("%s\n", s.c_str());
     }
@@ -444,6 +467,11 @@ int main(int argc, char** argv) {
                         "With --paired: random subsets of pairs to compare when there are more "
                         "(default 1000)")
       ->check(CLI::PositiveNumber);
+  calibrate->add_option("--sweep", cal.sweep,
+                        "Try every set size up to N and recommend the smallest that meets the "
+                        "goal (false alarms <= 1%, injected regressions of twice the threshold "
+                        "caught >= 99%); --set-size is then ignored")
+      ->check(CLI::PositiveNumber);
   calibrate->add_option("--inject", cal.inject,
                         "Also measure detection: latency increases in percent to inject into the "
                         "B side, e.g. --inject 10 --inject 25")
@@ -462,7 +490,9 @@ int main(int argc, char** argv) {
       "ab", "Interleaved A/B: build two revisions in git worktrees, run them A B B A ..., compare");
   abc->add_option("--base", ab.base, "Base revision (A, before)")->required();
   abc->add_option("--head", ab.head, "Head revision (B, after)")->required();
-  abc->add_option("--pairs", ab.pairs, "Number of A/B pairs (default 5)");
+  abc->add_option("--pairs", ab.pairs,
+                  "Number of A/B pairs (default: the recommendation of tmp/ab/calibration.json, "
+                  "else 5)");
   abc->add_flag("--competitive", ab.competitive, "Run the competitive scenario");
   abc->add_option("--duration", ab.duration, "Seconds per run (default: the check script's 60)");
   abc->add_option("--task", ab.task, "Task id for the result names (default ab)");

@@ -12,6 +12,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include "analysis/stats.h"
 #include "core/random.h"
@@ -261,6 +262,54 @@ Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOpti
   return cal;
 }
 
+Result<Calibration> CalibrateSweep(const std::vector<RunResult>& runs,
+                                   const CalibrationOptions& options, int max_set_size) {
+  const int first = options.paired ? 3 : 1;
+  const double threshold = options.compare.threshold_pct;
+  bool has_goal_injection = false;
+  for (double pct : options.inject_pct) has_goal_injection |= pct >= 2 * threshold;
+  std::vector<SweepPoint> sweep;
+  std::optional<Calibration> chosen, last;
+  for (int size = first; size <= max_set_size; ++size) {
+    CalibrationOptions opt = options;
+    opt.set_size = size;
+    auto cal = Calibrate(runs, opt);
+    if (!cal.ok()) {
+      if (sweep.empty()) return cal.error();
+      break;  // not enough runs for this size: the sweep ends here
+    }
+    SweepPoint p{size, cal->comparisons, cal->false_alarms, cal->false_alarm_rate,
+                 cal->detections};
+    sweep.push_back(p);
+    bool met = p.false_alarm_rate <= kFalseAlarmGoal;
+    for (const Detection& d : p.detections) {
+      if (d.inject_pct >= 2 * threshold) met = met && d.rate >= kDetectionGoal;
+    }
+    if (met && !chosen) {
+      chosen = *cal;
+      chosen->recommended_set_size = size;
+    }
+    last = std::move(cal).value();
+  }
+  Calibration out = chosen ? *chosen : *last;
+  out.sweep = std::move(sweep);
+  if (!chosen) {
+    out.notes.push_back(fmt::format(
+        "no set size up to {} met the goal (false alarms <= {:.0f}%{}); shown: the largest",
+        out.set_size, kFalseAlarmGoal * 100,
+        has_goal_injection
+            ? fmt::format(", injected >= {:.0f}% caught >= {:.0f}%", 2 * threshold,
+                          kDetectionGoal * 100)
+            : ""));
+  } else if (!has_goal_injection) {
+    out.notes.push_back(fmt::format(
+        "the recommendation rests on false alarms alone: add --inject {:.0f} to require that a "
+        "regression of twice the threshold is caught",
+        2 * threshold));
+  }
+  return out;
+}
+
 std::string CalibrationToJson(const Calibration& c) {
   json::object o;
   o["schema_version"] = 1;
@@ -305,6 +354,22 @@ std::string CalibrationToJson(const Calibration& c) {
                                      {"rate_ci95", json::array{d.ci95.first, d.ci95.second}}});
   }
   o["detection"] = std::move(detection);
+  if (!c.sweep.empty()) {
+    json::array sweep;
+    for (const SweepPoint& p : c.sweep) {
+      json::array det;
+      for (const Detection& d : p.detections) {
+        det.push_back(json::object{{"inject_pct", d.inject_pct}, {"rate", d.rate}});
+      }
+      sweep.push_back(json::object{{"set_size", p.set_size},
+                                   {"comparisons", p.comparisons},
+                                   {"false_alarms", p.false_alarms},
+                                   {"false_alarm_rate", p.false_alarm_rate},
+                                   {"detection", std::move(det)}});
+    }
+    o["sweep"] = std::move(sweep);
+    o["recommended_set_size"] = c.recommended_set_size;
+  }
   json::array notes;
   for (const auto& n : c.notes) notes.emplace_back(n);
   o["notes"] = std::move(notes);
@@ -351,6 +416,23 @@ std::string CalibrationToText(const Calibration& c) {
                     n.ratio && n.noise_floor > c.threshold_pct
                         ? fmt::format("  noise floor above the {:.0f}% threshold", c.threshold_pct)
                         : "");
+  }
+  if (!c.sweep.empty()) {
+    out += fmt::format("\nSweep ({} per side):\n", c.paired ? "pairs" : "runs");
+    out += fmt::format("{:>8} {:>11} {:>12}", "set size", "comparisons", "false alarms");
+    for (const Detection& d : c.sweep.front().detections)
+      out += fmt::format(" {:>13}", fmt::format("caught +{:.0f}%", d.inject_pct));
+    out += "\n";
+    for (const SweepPoint& p : c.sweep) {
+      out += fmt::format("{:>8} {:>11} {:>11.1f}%", p.set_size, p.comparisons,
+                         p.false_alarm_rate * 100);
+      for (const Detection& d : p.detections) out += fmt::format(" {:>12.1f}%", d.rate * 100);
+      out += p.set_size == c.recommended_set_size ? "  <- recommended\n" : "\n";
+    }
+    out += c.recommended_set_size > 0
+               ? fmt::format("Recommended: {} {} per side (the smallest that met the goal)\n",
+                             c.recommended_set_size, c.paired ? "pairs" : "runs")
+               : "Recommended: none met the goal\n";
   }
   if (!c.detections.empty()) out += "\n";
   for (const Detection& d : c.detections) {

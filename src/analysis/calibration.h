@@ -62,6 +62,20 @@ struct MetricNoise {
   int inconclusive = 0;
 };
 
+// One set size of a sweep (CalibrateSweep).
+struct SweepPoint {
+  int set_size = 0;
+  int comparisons = 0;
+  int false_alarms = 0;
+  double false_alarm_rate = 0;
+  std::vector<Detection> detections;
+};
+
+// The goal a sweep recommends by (issue 4): at most 1 false alarm in 100 A/A comparisons, and
+// an injected regression of twice the threshold caught (we require >= 99% of the comparisons).
+inline constexpr double kFalseAlarmGoal = 0.01;
+inline constexpr double kDetectionGoal = 0.99;
+
 struct Calibration {
   std::string created_utc;
   std::string runs_dir;
@@ -80,6 +94,8 @@ struct Calibration {
   std::pair<double, double> false_alarm_ci95{0, 1};
   std::vector<MetricNoise> metrics;
   std::vector<Detection> detections;  // one per inject_pct, in order
+  std::vector<SweepPoint> sweep;      // CalibrateSweep: every set size tried
+  int recommended_set_size = 0;       // smallest that met the goal; 0: none did (or no sweep)
   std::vector<std::string> notes;
 };
 
@@ -92,6 +108,15 @@ Result<std::vector<RunResult>> LoadRunsDir(const std::string& dir,
 // and runs that broke their error limit, are left out with a note. Needs >= 2 sets
 // (sequential) or >= set_size >= 3 pairs (paired).
 Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOptions& options);
+
+// Calibrates at every set size from the smallest the design allows (sequential 1, paired 3) to
+// `max_set_size` (or as far as the runs reach) and recommends the smallest size that meets the
+// goal: false-alarm rate <= kFalseAlarmGoal and, for every injection >= twice the threshold,
+// detection >= kDetectionGoal (without such an injection, the false-alarm goal alone, with a
+// note). Returns the calibration at the recommended size (the largest tried if none met it),
+// with the whole sweep attached.
+Result<Calibration> CalibrateSweep(const std::vector<RunResult>& runs,
+                                   const CalibrationOptions& options, int max_set_size);
 
 std::string CalibrationToJson(const Calibration& c);
 std::string CalibrationToText(const Calibration& c);

@@ -178,6 +178,12 @@ Result<CalibrationInfo> LoadCalibrationInfo(const std::string& path) {
   if (const auto* n = o.if_contains("comparisons"); n && n->is_number()) {
     info.comparisons = n->to_number<int>();
   }
+  if (const auto* d = o.if_contains("design"); d && d->is_string()) {
+    info.design = std::string(d->get_string());
+  }
+  if (const auto* r = o.if_contains("recommended_set_size"); r && r->is_number()) {
+    info.recommended_set_size = r->to_number<int>();
+  }
   const auto* metrics = o.if_contains("metrics");
   if (metrics == nullptr || !metrics->is_object()) {
     return Status::InvalidArgument(path, ": calibration file has no 'metrics' object");

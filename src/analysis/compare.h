@@ -62,6 +62,9 @@ struct CalibrationInfo {
   std::string created_utc;
   double false_alarm_rate = 0;
   int comparisons = 0;
+  std::string design;            // "sequential" or "paired"
+  int recommended_set_size = 0;  // from a sweep; 0: none
+
   std::map<std::string, double> noise_floor_pct;  // by metric key ("p99_latency", ...)
 };
 Result<CalibrationInfo> LoadCalibrationInfo(const std::string& path);

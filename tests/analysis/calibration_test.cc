@@ -80,7 +80,7 @@ TEST_F(CalibrationTest, SetsOfRunsAreComparedPairwise) {
 }
 
 // Runs as engram-perf ab writes them: pairs in A B, B A, A B ... order, one minute apart.
-void WriteAbRuns(const fs::path& dir, int pairs, uint64_t first_seed) {
+void WriteAbRuns(const fs::path& dir, int pairs, uint64_t first_seed, double run_noise = 0.01) {
   int minute = 10;
   for (int p = 0; p < pairs; ++p) {
     const bool b_first = p % 2 == 1;
@@ -88,6 +88,7 @@ void WriteAbRuns(const fs::path& dir, int pairs, uint64_t first_seed) {
       const bool is_b = (k == 0) == b_first;
       testing::SynthRun run;
       run.rng_seed = first_seed + static_cast<uint64_t>(2 * p + k);
+      run.run_noise = run_noise;
       run.time_utc = "2025-11-08T14:" + std::to_string(minute) + ":00Z";
       std::ofstream(dir / ((is_b ? "aa_after_" : "aa_before_") + std::to_string(minute) + ".json"))
           << testing::SynthResultJson(run);
@@ -139,6 +140,33 @@ TEST_F(CalibrationTest, PairedCalibrationDrawsSeededSubsetsWhenThereAreMany) {
   EXPECT_FALSE(Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt).ok());
   opt.set_size = 13;  // more than there are
   EXPECT_FALSE(Calibrate(LoadRunsDir(dir_.string(), nullptr).value(), opt).ok());
+}
+
+TEST_F(CalibrationTest, SweepRecommendsTheSmallestSetSizeThatMeetsTheGoal) {
+  WriteAbRuns(dir_, 8, 1300);
+  CalibrationOptions opt;
+  opt.paired = true;
+  opt.subsets = 30;
+  opt.inject_pct = {10, 25};
+  auto quiet = CalibrateSweep(LoadRunsDir(dir_.string(), nullptr).value(), opt, 20);
+  ASSERT_TRUE(quiet.ok()) << quiet.error().ToString();
+  ASSERT_EQ(quiet->sweep.size(), 6u);  // 3..8 pairs: the runs end the sweep, not the limit
+  EXPECT_EQ(quiet->sweep.front().set_size, 3);
+  EXPECT_EQ(quiet->sweep.back().set_size, 8);
+  // Runs 1% apart: a 10% regression is caught from the smallest size on.
+  EXPECT_EQ(quiet->recommended_set_size, 3);
+  EXPECT_EQ(quiet->set_size, 3);
+  EXPECT_NE(CalibrationToText(*quiet).find("<- recommended"), std::string::npos);
+  EXPECT_NE(CalibrationToJson(*quiet).find("\"recommended_set_size\":3"), std::string::npos);
+
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  WriteAbRuns(dir_, 8, 1300, /*run_noise=*/0.3);  // runs 30% apart: 8 pairs cannot see 10%
+  auto noisy = CalibrateSweep(LoadRunsDir(dir_.string(), nullptr).value(), opt, 20);
+  ASSERT_TRUE(noisy.ok()) << noisy.error().ToString();
+  EXPECT_EQ(noisy->recommended_set_size, 0);
+  EXPECT_LT(noisy->sweep.back().detections[0].rate, kDetectionGoal);
+  EXPECT_NE(CalibrationToText(*noisy).find("none met the goal"), std::string::npos);
 }
 
 TEST(ScaleLatencyTest, MultipliesSummaryAndSegmentPercentiles) {

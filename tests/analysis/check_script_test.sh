@@ -154,6 +154,17 @@ check "competitive scenario and seed" \
   grep -q -- "--scenario scenarios/competitive/hybrid_production_100k.toml --duration 2 --seed 0xABCD1234" "$work/loadtest_args"
 check "server stopped" server_down
 
+# --- Without --repeat, a sequential calibration's recommendation sets the repetitions.
+d=$work/out_cal
+mkdir -p "$d"
+echo '{"design":"sequential","recommended_set_size":2,"metrics":{}}' >"$d/calibration.json"
+expect 0 "repetitions recommended by calibration.json" env ENGRAM_PERF_DIR="$d" "$script" 049 before
+check "two repetitions from the calibration" test "$(compgen -G "$d/049_before_*_r[12].json" | wc -l)" -eq 2
+check "the source of the count is printed" grep -q "2 run(s) (recommended by .*calibration.json)" "$out"
+echo '{"design":"paired","recommended_set_size":4,"metrics":{}}' >"$d/calibration.json"
+expect 0 "a paired calibration does not set the check's repetitions" env ENGRAM_PERF_DIR="$d" "$script" 050 before
+check "one run by default" grep -q "1 run(s) (default)" "$out"
+
 # --- loadtest's exit 1 (validation limits failed) is propagated, the result is kept.
 d=$work/out3
 expect 1 "loadtest exit 1 propagated" env ENGRAM_PERF_DIR="$d" FAKE_LOADTEST_EXIT=1 "$script" 043 before
