@@ -53,9 +53,11 @@ embedding_dim = 16
   std::printf("latency ms: p50 %.1f p90 %.1f p99 %.1f max %.1f | service time ms: p50 %.2f p90 %.2f p99 %.2f max %.1f\n",
               Ms(lat.ValueAtQuantile(0.5)), Ms(lat.ValueAtQuantile(0.9)), Ms(lat.ValueAtQuantile(0.99)), Ms(lat.max()),
               Ms(svc.ValueAtQuantile(0.5)), Ms(svc.ValueAtQuantile(0.9)), Ms(svc.ValueAtQuantile(0.99)), Ms(svc.max()));
-  // The share of late operations is the share of time the server stalls: 0.3 / 1.5 = 20%.
-  const double late = 1.0 - static_cast<double>(lat.CountAtOrBelow(10'000'000)) / static_cast<double>(lat.count());
-  EXPECT_NEAR(late, 0.20, 0.04);
+  // An operation due t ms into a stall waits 300 - t ms, so the share of operations later than
+  // 50 ms is the share of time in the first 250 ms of a stall: 0.25 / 1.5 = 16.7%. (50 ms, not
+  // a few: a busy machine adds delays of tens of milliseconds of its own to some operations.)
+  const double late = 1.0 - static_cast<double>(lat.CountAtOrBelow(50'000'000)) / static_cast<double>(lat.count());
+  EXPECT_NEAR(late, 0.25 / 1.5, 0.04);
   // Their latencies spread uniformly up to the stall length.
   EXPECT_NEAR(Ms(lat.ValueAtQuantile(0.90)), 150.0, 35.0);
   EXPECT_NEAR(Ms(lat.ValueAtQuantile(0.99)), 285.0, 30.0);
@@ -65,7 +67,7 @@ embedding_dim = 16
   EXPECT_LT(Ms(svc.ValueAtQuantile(0.90)), 15.0);
   EXPECT_LT(Ms(svc.ValueAtQuantile(0.90)), Ms(lat.ValueAtQuantile(0.90)) / 5);
   const double slow_service =
-      1.0 - static_cast<double>(svc.CountAtOrBelow(10'000'000)) / static_cast<double>(svc.count());
+      1.0 - static_cast<double>(svc.CountAtOrBelow(50'000'000)) / static_cast<double>(svc.count());
   EXPECT_LT(slow_service, 0.02);  // ~4 of 600 per period: the ones on the wire
 
   // Every operation was sent (the schedule did not wait for the stalled server).
