@@ -355,7 +355,10 @@ int RunAb(const AbArgs& a) {
     if (a.duration > 0) c += " ENGRAM_PERF_DURATION=" + std::to_string(a.duration);
     const std::string& extra = step.is_head ? a.head_server_args : a.base_server_args;
     if (!extra.empty()) c += " ENGRAM_SERVER_ARGS=" + ShellQuote(extra);
-    c += " " + ShellQuote(root + "/scripts/m17_performance_check.sh") + " " + ShellQuote(a.task) +
+    // The head's committed check script, not the working tree's: both sides then run one
+    // harness, and editing the working tree during a long ab cannot change it mid-run (bash
+    // reads a script as it goes).
+    c += " " + ShellQuote(head_tree + "/scripts/m17_performance_check.sh") + " " + ShellQuote(a.task) +
          (step.is_head ? " after" : " before") + (a.competitive ? " --competitive" : "");
     runs.push_back(c);
   }
