@@ -6,8 +6,8 @@
 //   bench-gate measure  measure only, write a result-set JSON
 //   bench-gate compare  compare a result set (or Google Benchmark JSON files) against baselines
 //   bench-gate update   measure and rewrite the baseline of this fingerprint, print the diff
-//   bench-gate report   write the history as a self-contained HTML page
-//   bench-gate history  print the history as text
+//   bench-gate report   write the history as a self-contained HTML page, change points marked
+//   bench-gate history  print the history as text (--change-points: the change points per series)
 //   bench-gate fingerprint  print this machine's fingerprint
 //
 // Exit codes: 0 pass (or not compared: no baseline for this fingerprint), 1 regression,
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "benchgate/changepoint.h"
 #include "benchgate/compare.h"
 #include "benchgate/fingerprint.h"
 #include "benchgate/history.h"
@@ -71,6 +72,8 @@ struct Flags {
   std::string title = "Engram performance history";
   std::string benchmark;
   int limit = 50;
+  bool change_points = false;
+  ChangePointOptions change_point;
 };
 
 int Fail(const Status& st) {
@@ -349,11 +352,20 @@ int Main(int argc, char** argv) {
   report->add_option("--history", f.history, "SQLite history (default tmp/bench_history.sqlite)");
   report->add_option("--out", f.out, "HTML file (default tmp/bench_report.html)");
   report->add_option("--title", f.title, "Page title");
+  report->add_option("--min-change", f.change_point.min_relative_change,
+                     "Smallest level shift marked as a change point (default 0.025)");
 
   CLI::App* history = app.add_subcommand("history", "Print the history");
   history->add_option("--history", f.history, "SQLite history (default tmp/bench_history.sqlite)");
   history->add_option("--benchmark", f.benchmark, "Only this benchmark");
   history->add_option("--limit", f.limit, "Last N rows (default 50)");
+  history->add_flag("--change-points", f.change_points,
+                    "Print the change points of each series instead of the rows (E-divisive "
+                    "means; runs with an injected slowdown are left out)");
+  history->add_option("--min-change", f.change_point.min_relative_change,
+                      "Smallest level shift reported as a change point (default 0.025)");
+  history->add_option("--alpha", f.change_point.alpha,
+                      "Significance level of the permutation test (default 0.05)");
 
   app.add_subcommand("fingerprint", "Print this machine's fingerprint as JSON");
 
@@ -426,6 +438,7 @@ int Main(int argc, char** argv) {
     ReportOptions o;
     o.title = f.title;
     o.source = f.history;
+    o.change_point_options = f.change_point;
     const std::string out = f.out.empty() ? "tmp/bench_report.html" : f.out;
     const auto parent = std::filesystem::path(out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
@@ -436,6 +449,11 @@ int Main(int argc, char** argv) {
   if (app.got_subcommand("history")) {
     auto points = ReadHistory(f.history, f.benchmark);
     if (!points) return Fail(points.error());
+    if (f.change_points) {
+      std::cout << FormatChangePoints(GroupHistory(*points, /*skip_injected=*/true),
+                                      f.change_point);
+      return 0;
+    }
     const size_t start = points->size() > static_cast<size_t>(f.limit) ? points->size() - f.limit : 0;
     std::printf("%-5s %-20s %-12s %-12s %-45s %-12s %16s %s\n", "run", "time", "commit", "mode",
                 "benchmark", "metric", "value", "verdict");

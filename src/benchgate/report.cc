@@ -32,16 +32,8 @@ std::string Fmt(const char* f, double v) {
   return buf;
 }
 
-struct Point {
-  int64_t run_id = 0;
-  std::string time, commit, verdict, label;
-  double value = 0, low = NAN, high = NAN;
-};
-
-struct Series {
-  std::string mode, fingerprint, description, benchmark;
-  std::vector<Point> points;
-};
+using Series = HistorySeries;
+using Point = HistorySeries::Point;
 
 // Unit for a time series: the largest of ns/us/ms/s that keeps the values >= 1.
 std::pair<double, std::string> TimeUnit(double typical_ns) {
@@ -77,7 +69,19 @@ double NiceStep(double range, int ticks) {
   return (r < 1.5 ? 1 : r < 3.5 ? 2 : r < 7.5 ? 5 : 10) * mag;
 }
 
-std::string Chart(const Series& s) {
+// Where a series' change points are on its chart, found on the series without injected-slowdown
+// runs (GroupHistory) and mapped back by run id.
+struct Marker {
+  size_t index = 0;  // chart index of the first point of the new level
+  ChangePoint change;
+};
+struct Level {  // one segment's mean, drawn from chart index first to last
+  size_t first = 0, last = 0;
+  double mean = 0;
+};
+
+std::string Chart(const Series& s, const std::vector<Marker>& markers,
+                  const std::vector<Level>& levels) {
   constexpr double W = 600, H = 240, L = 78, R = 40, T = 14, B = 44;
   double lo = INFINITY, hi = -INFINITY;
   for (const Point& p : s.points) {
@@ -132,6 +136,30 @@ std::string Chart(const Series& s) {
     for (size_t i = 0; i < n; ++i) svg << Fmt("%.1f", X(i)) << "," << Fmt("%.1f", Y(s.points[i].value)) << " ";
     svg << "'/>\n";
   }
+  // Change points: a dashed vertical line between the last run of the old level and the first of
+  // the new one (red when the level rose, i.e. got slower, green when it fell), labelled with
+  // the change; the levels as dashed horizontal segments.
+  for (const Level& l : levels) {
+    svg << "<line x1='" << Fmt("%.1f", X(l.first)) << "' x2='" << Fmt("%.1f", X(l.last)) << "' y1='"
+        << Fmt("%.1f", Y(l.mean)) << "' y2='" << Fmt("%.1f", Y(l.mean))
+        << "' stroke='#555' stroke-opacity='0.6' stroke-dasharray='6 3'/>\n";
+  }
+  for (const Marker& m : markers) {
+    const double x = m.index == 0 ? X(0) : (X(m.index - 1) + X(m.index)) / 2;
+    const double change = m.change.relative_change();
+    const char* colour = change > 0 ? "#d62728" : "#2ca02c";
+    const Point& p = s.points[m.index];
+    const std::string tip = "change point from run " + std::to_string(p.run_id) + " (" + p.time +
+                            ", commit " + p.commit + "): " + ValueText(s, m.change.mean_before) +
+                            " -> " + ValueText(s, m.change.mean_after) + " (" +
+                            Fmt("%+.1f%%", 100 * change) +
+                            "), p = " + Fmt("%.3f", m.change.p_value);
+    svg << "<g class='change-point'><title>" << Escape(tip) << "</title><line x1='"
+        << Fmt("%.1f", x) << "' x2='" << Fmt("%.1f", x) << "' y1='" << T << "' y2='" << H - B
+        << "' stroke='" << colour << "' stroke-width='2' stroke-dasharray='5 3'/><text x='"
+        << Fmt("%.1f", x + 4) << "' y='" << T + 12 << "' font-size='11' font-weight='bold' fill='"
+        << colour << "'>" << Escape(Fmt("%+.1f%%", 100 * change)) << "</text></g>\n";
+  }
   for (size_t i = 0; i < n; ++i) {
     const Point& p = s.points[i];
     std::string tip = "run " + std::to_string(p.run_id) + ", " + p.time + ", commit " + p.commit +
@@ -165,35 +193,35 @@ std::string Chart(const Series& s) {
 }  // namespace
 
 std::string RenderHtmlReport(const std::vector<HistoryPoint>& rows, const ReportOptions& options) {
-  // (mode, fingerprint, benchmark) -> run_id -> point
-  std::map<std::tuple<std::string, std::string, std::string>, std::map<int64_t, Point>> grouped;
-  std::map<std::string, std::string> descriptions;
+  const std::vector<Series> series = GroupHistory(rows);
   std::set<int64_t> runs;
-  for (const HistoryPoint& h : rows) {
-    const std::string main_metric = h.mode == "instructions" ? "instructions" : "median_ns";
-    Point& p = grouped[{h.mode, h.fingerprint, h.benchmark}][h.run_id];
-    p.run_id = h.run_id;
-    p.time = h.time;
-    p.commit = h.commit;
-    p.label = h.label;
-    descriptions[h.fingerprint] = h.description;
-    runs.insert(h.run_id);
-    if (h.metric == main_metric) {
-      p.value = h.value;
-      p.verdict = h.verdict;
-    } else if (h.metric == "ci_low_ns") {
-      p.low = h.value;
-    } else if (h.metric == "ci_high_ns") {
-      p.high = h.value;
-    }
+  for (const HistoryPoint& h : rows) runs.insert(h.run_id);
+  // Change points per series, on the runs without an injected slowdown.
+  std::map<std::tuple<std::string, std::string, std::string>, Series> analysed;
+  for (Series& t : GroupHistory(rows, /*skip_injected=*/true)) {
+    analysed[{t.mode, t.fingerprint, t.benchmark}] = std::move(t);
   }
-  std::vector<Series> series;
-  for (auto& [key, points] : grouped) {
-    Series s;
-    std::tie(s.mode, s.fingerprint, s.benchmark) = key;
-    s.description = descriptions[s.fingerprint];
-    for (auto& [_, p] : points) s.points.push_back(p);
-    series.push_back(std::move(s));
+  std::vector<std::vector<Marker>> markers(series.size());
+  std::vector<std::vector<Level>> levels(series.size());
+  for (size_t k = 0; options.change_points && k < series.size(); ++k) {
+    const Series& s = series[k];
+    const Series& t = analysed[{s.mode, s.fingerprint, s.benchmark}];
+    const std::vector<ChangePoint> changes = SeriesChangePoints(t, options.change_point_options);
+    if (changes.empty()) continue;
+    std::map<int64_t, size_t> chart_index;
+    for (size_t i = 0; i < s.points.size(); ++i) chart_index[s.points[i].run_id] = i;
+    size_t begin = 0;
+    for (size_t c = 0; c <= changes.size(); ++c) {
+      const size_t end = c < changes.size() ? changes[c].index : t.points.size();
+      double sum = 0;
+      for (size_t i = begin; i < end; ++i) sum += t.points[i].value;
+      levels[k].push_back({chart_index[t.points[begin].run_id],
+                           chart_index[t.points[end - 1].run_id], sum / (end - begin)});
+      if (c < changes.size()) {
+        markers[k].push_back({chart_index[t.points[end].run_id], changes[c]});
+      }
+      begin = end;
+    }
   }
 
   std::ostringstream html;
@@ -220,11 +248,21 @@ std::string RenderHtmlReport(const std::vector<HistoryPoint>& rows, const Report
        << "<span><i class='dot' style='background:#d62728'></i>regression</span>"
        << "<span><i class='dot' style='background:#2ca02c'></i>improved</span>"
        << "<span><i class='dot' style='background:#ff7f0e'></i>noisy</span>"
-       << "<span>band: 95% interval of the median (wall time)</span></div>\n";
+       << "<span>band: 95% interval of the median (wall time)</span>";
+  if (options.change_points) {
+    const ChangePointOptions& c = options.change_point_options;
+    html << "<span><i class='dot' style='background:#d62728;border-radius:0;width:3px'></i>"
+         << "change point (E-divisive means, segments of at least " << c.min_segment
+         << " runs, permutation p &le; " << Fmt("%.3g", c.alpha) << ", change &ge; "
+         << Fmt("%.1f%%", 100 * c.min_relative_change)
+         << "; dashed lines: the levels; runs with an injected slowdown left out)</span>";
+  }
+  html << "</div>\n";
   if (series.empty()) html << "<p>No history yet: run scripts/benchmark_regression.sh.</p>\n";
 
   std::string current_section;
-  for (const Series& s : series) {
+  for (size_t k = 0; k < series.size(); ++k) {
+    const Series& s = series[k];
     const std::string section = s.mode + "|" + s.fingerprint;
     if (section != current_section) {
       if (!current_section.empty()) html << "</div>\n";
@@ -232,18 +270,31 @@ std::string RenderHtmlReport(const std::vector<HistoryPoint>& rows, const Report
       html << "<h2>" << (s.mode == "instructions" ? "Instructions per iteration" : "Time per iteration (median)")
            << "</h2>\n<div class='meta'>" << Escape(s.description) << " &middot; <code>"
            << Escape(s.fingerprint) << "</code></div>\n<table><tr><th>benchmark</th><th>runs</th>"
-           << "<th>first</th><th>latest</th><th>change</th><th>latest verdict</th></tr>\n";
-      for (const Series& t : series) {
+           << "<th>first</th><th>latest</th><th>change</th><th>latest verdict</th>"
+           << (options.change_points ? "<th>change points</th>" : "") << "</tr>\n";
+      for (size_t j = 0; j < series.size(); ++j) {
+        const Series& t = series[j];
         if (t.mode != s.mode || t.fingerprint != s.fingerprint) continue;
         const double first = t.points.front().value, last = t.points.back().value;
         html << "<tr><td>" << Escape(t.benchmark) << "</td><td>" << t.points.size() << "</td><td>"
              << Escape(ValueText(t, first)) << "</td><td>" << Escape(ValueText(t, last))
              << "</td><td>" << (first > 0 ? Fmt("%+.1f%%", 100 * (last / first - 1)) : "")
-             << "</td><td>" << Escape(t.points.back().verdict) << "</td></tr>\n";
+             << "</td><td>" << Escape(t.points.back().verdict) << "</td>";
+        if (options.change_points) {
+          html << "<td>";
+          for (size_t m = 0; m < markers[j].size(); ++m) {
+            const Marker& mk = markers[j][m];
+            html << (m ? ", " : "") << "run " << t.points[mk.index].run_id << " "
+                 << Fmt("%+.1f%%", 100 * mk.change.relative_change());
+          }
+          html << "</td>";
+        }
+        html << "</tr>\n";
       }
       html << "</table>\n<div class='grid' style='margin-top:12px'>\n";
     }
-    html << "<div class='card'><h3>" << Escape(s.benchmark) << "</h3>\n" << Chart(s) << "\n</div>\n";
+    html << "<div class='card'><h3>" << Escape(s.benchmark) << "</h3>\n"
+         << Chart(s, markers[k], levels[k]) << "\n</div>\n";
   }
   if (!current_section.empty()) html << "</div>\n";
   html << "</body></html>\n";

@@ -504,6 +504,7 @@ struct SpreadScratch {
   std::vector<uint32_t> nodes, edge_begin, row, col;
   std::vector<float> weight, act, next;
   std::vector<std::pair<uint32_t, float>> edges;  // (to, weight) of every gathered node, flat
+  kernels::SpreadGraph graph;                      // row/col/weight in the kernel's layout
 
   void Reset(size_t slots) {
     if (stamp.size() < slots) {
@@ -575,10 +576,10 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
   for (const auto& seed : seeds) {
     if (seed.first < s.stamp.size() && s.Has(seed.first)) s.act[s.index[seed.first]] = std::clamp(seed.second, 0.0f, 1.0f);
   }
+  s.graph.Assign(s.row.data(), s.col.data(), s.weight.data(), n);
   for (int h = 0; h < hops; ++h) {
-    kernels::SpreadStep(s.row.data(), s.col.data(), s.weight.data(), n, s.act.data(),
-                        options_.activation_retain, options_.activation_decay,
-                        options_.activation_threshold, s.next.data());
+    kernels::SpreadStep(s.graph, s.act.data(), options_.activation_retain,
+                        options_.activation_decay, options_.activation_threshold, s.next.data());
     s.act.swap(s.next);
   }
   for (size_t v = 0; v < n; ++v) {

@@ -1,5 +1,6 @@
 // Tests of the regression gate's parts: Google Benchmark JSON, statistics, fingerprints,
-// baselines, the compare rules on fixture files, callgrind output, history and report.
+// baselines, the compare rules on fixture files, callgrind output, history, change points and
+// report.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "benchgate/callgrind.h"
+#include "benchgate/changepoint.h"
 #include "benchgate/compare.h"
 #include "benchgate/fingerprint.h"
 #include "benchgate/gbench_json.h"
@@ -16,6 +18,7 @@
 #include "benchgate/results.h"
 #include "benchgate/runner.h"
 #include "benchgate/stats.h"
+#include "core/random.h"
 #include "test_util.h"
 
 namespace engram::benchgate {
@@ -359,6 +362,144 @@ TEST(HistoryTest, ReadingAMissingDatabaseIsNotFound) {
   EXPECT_EQ(points.error().code(), StatusCode::kNotFound);
 }
 
+// --- change points -----------------------------------------------------------------------------
+
+// `n` values around `level` with relative Gaussian noise `noise`, from a seeded generator.
+std::vector<double> Noisy(Rng& rng, size_t n, double level, double noise) {
+  std::vector<double> v(n);
+  for (double& x : v) x = level * (1 + noise * rng.Normal());
+  return v;
+}
+
+std::vector<double> Concat(std::vector<double> a, const std::vector<double>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST(ChangePointTest, TenPercentStepAfterTenPointsIsFoundAtIndexTen) {
+  // Noise of 2% (what wall-time medians show on a quiet machine): the step is 5 sigma.
+  Rng rng(101);
+  const std::vector<double> series =
+      Concat(Noisy(rng, 10, 100e3, 0.02), Noisy(rng, 10, 110e3, 0.02));
+  const std::vector<ChangePoint> found = DetectChangePoints(series);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].index, 10u);
+  EXPECT_LE(found[0].p_value, 0.05);
+  EXPECT_NEAR(found[0].relative_change(), 0.10, 0.03);
+}
+
+TEST(ChangePointTest, FlatNoisySeriesHasNone) {
+  Rng rng(102);
+  EXPECT_TRUE(DetectChangePoints(Noisy(rng, 40, 100e3, 0.02)).empty());
+  // Counts that repeat exactly have no change at all.
+  EXPECT_TRUE(DetectChangePoints(std::vector<double>(30, 3396898)).empty());
+}
+
+TEST(ChangePointTest, FlatSeriesRarelyRaiseAFalseAlarm) {
+  // The permutation test alone would flag ~5% of flat series; the minimum magnitude removes
+  // most of those. Twenty seeded series of 30 runs with 2% noise: at most one false alarm.
+  int alarms = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    Rng rng(1000 + seed);
+    alarms += DetectChangePoints(Noisy(rng, 30, 100e3, 0.02)).empty() ? 0 : 1;
+  }
+  EXPECT_LE(alarms, 1);
+}
+
+TEST(ChangePointTest, IsDeterministicForAGivenSeed) {
+  Rng rng(103);
+  const std::vector<double> series =
+      Concat(Noisy(rng, 12, 100e3, 0.03), Noisy(rng, 12, 106e3, 0.03));
+  const auto a = DetectChangePoints(series), b = DetectChangePoints(series);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].index, b[i].index);
+    EXPECT_EQ(a[i].p_value, b[i].p_value);
+  }
+}
+
+TEST(ChangePointTest, FindsACreepAndARecoveryInExactCounts) {
+  // Instruction counts: exact, so any change is significant; the two real shifts (+4%, then
+  // back -10%) are found, the 0.1% one in between is below the minimum magnitude.
+  std::vector<double> series(8, 1000000);
+  series.insert(series.end(), 8, 1040000);
+  series.insert(series.end(), 8, 1041000);
+  series.insert(series.end(), 8, 936900);
+  const std::vector<ChangePoint> found = DetectChangePoints(series);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].index, 8u);
+  EXPECT_EQ(found[1].index, 24u);
+  EXPECT_GT(found[0].relative_change(), 0.035);
+  EXPECT_LT(found[1].relative_change(), -0.09);
+}
+
+TEST(ChangePointTest, RespectsTheMinimumSegment) {
+  // A shift in the last two runs is not (yet) a change point: it may be two outliers.
+  std::vector<double> series(20, 1000000);
+  series[18] = series[19] = 1200000;
+  EXPECT_TRUE(DetectChangePoints(series).empty());
+  series[17] = 1200000;  // three runs: now it is
+  const auto found = DetectChangePoints(series);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].index, 17u);
+  EXPECT_TRUE(DetectChangePoints({1, 2, 3, 4, 5}).empty());  // too short to split
+}
+
+// A history with one instruction-count series stepping +10% after 10 runs, plus a run with an
+// injected slowdown that must not count.
+std::string HistoryWithAStep(const TempDir& dir) {
+  const Fingerprint here = FixtureFingerprint("fingerprint_here.json");
+  const std::string db = dir / "h.sqlite";
+  for (int run = 0; run < 20; ++run) {
+    ResultSet set;
+    StampResultSet(set, here, "commit" + std::to_string(run));
+    set.benchmarks["bench_step"].instructions = run < 10 ? 1000000 : 1100000;
+    set.benchmarks["bench_flat"].instructions = 500000;
+    if (run == 5) {
+      ResultSet injected = set;
+      injected.injected_slowdown = "0.5";
+      injected.benchmarks["bench_step"].instructions = 1500000;
+      injected.benchmarks["bench_flat"].instructions = 750000;
+      EXPECT_TRUE(AppendHistory(db, injected, Mode::kInstructions, nullptr, "").ok());
+    }
+    EXPECT_TRUE(AppendHistory(db, set, Mode::kInstructions, nullptr, "").ok());
+  }
+  return db;
+}
+
+TEST(HistoryTest, ChangePointsAreListedAndMarkedOnTheChart) {
+  TempDir dir;
+  const std::string db = HistoryWithAStep(dir);
+  auto points = ReadHistory(db);
+  ASSERT_TRUE(points.ok()) << points.error().ToString();
+  const std::vector<HistorySeries> series = GroupHistory(*points, /*skip_injected=*/true);
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[1].benchmark, "bench_step");
+  EXPECT_EQ(series[1].points.size(), 20u);  // the injected run is left out
+  const auto changes = SeriesChangePoints(series[1]);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(series[1].points[changes[0].index].commit, "commit10");
+  EXPECT_TRUE(SeriesChangePoints(series[0]).empty());
+
+  const std::string text = FormatChangePoints(series);
+  EXPECT_NE(text.find("bench_flat"), std::string::npos);
+  EXPECT_NE(text.find("no change point"), std::string::npos);
+  EXPECT_NE(text.find("commit commit10"), std::string::npos) << text;
+  EXPECT_NE(text.find("+10.0%"), std::string::npos) << text;
+
+  const std::string html = RenderHtmlReport(*points, ReportOptions{});
+  size_t marked = 0;
+  for (size_t at = html.find("class='change-point'"); at != std::string::npos;
+       at = html.find("class='change-point'", at + 1)) {
+    ++marked;
+  }
+  EXPECT_EQ(marked, 1u);
+  EXPECT_NE(html.find("+10.0%"), std::string::npos);
+  ReportOptions without;
+  without.change_points = false;
+  EXPECT_EQ(RenderHtmlReport(*points, without).find("class='change-point'"), std::string::npos);
+}
+
 // --- the bench-gate CLI on fixture files ------------------------------------------------------
 
 std::string CompareCommand(const std::string& scenario, const std::string& baseline_fp,
@@ -406,6 +547,20 @@ TEST(BenchGateCliTest, CompareAppendsHistoryAndReportWritesHtml) {
   EXPECT_NE(ReadFile(dir / "r.html")->find("<svg"), std::string::npos);
   const auto history = RunCommand(kBenchGate + " history --history " + (dir / "h.sqlite"));
   EXPECT_NE(history.output.find("bench_a"), std::string::npos);
+}
+
+TEST(BenchGateCliTest, HistoryPrintsChangePoints) {
+  TempDir dir;
+  const std::string db = HistoryWithAStep(dir);
+  const auto r = RunCommand(kBenchGate + " history --change-points --history " + db);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("bench_step"), std::string::npos);
+  EXPECT_NE(r.output.find("1 change point"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1.000 M -> 1.100 M  +10.0%"), std::string::npos) << r.output;
+  const auto filtered =
+      RunCommand(kBenchGate + " history --change-points --benchmark bench_flat --history " + db);
+  EXPECT_EQ(filtered.output.find("bench_step"), std::string::npos);
+  EXPECT_NE(filtered.output.find("no change point"), std::string::npos);
 }
 
 TEST(BenchGateCliTest, BadInputIsExitTwo) {

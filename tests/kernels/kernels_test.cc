@@ -324,10 +324,15 @@ struct Graph {
   std::vector<uint32_t> col;
   std::vector<float> weight;
   size_t num_nodes() const { return row.size() - 1; }
+  SpreadGraph Sliced() const {
+    SpreadGraph g;
+    g.Assign(row.data(), col.data(), weight.data(), num_nodes());
+    return g;
+  }
 };
 
 // `num_edges` edges with uniform targets and sources, weights in [0, max_weight), plus
-// `hub_edges` more edges into node 0 (more than one stack buffer of the SIMD kernel holds).
+// `hub_edges` more edges into node 0 (a row far longer than SpreadGraph::kMaxSlicedRow).
 Graph RandomGraph(uint64_t seed, size_t num_nodes, size_t num_edges, size_t hub_edges,
                   float max_weight) {
   Rng rng(seed);
@@ -354,6 +359,36 @@ Graph RandomGraph(uint64_t seed, size_t num_nodes, size_t num_edges, size_t hub_
   return g;
 }
 
+// Node v has degrees[v] incoming edges from random sources, weights in [0, 0.3).
+Graph GraphWithDegrees(uint64_t seed, const std::vector<uint32_t>& degrees) {
+  Rng rng(seed);
+  Graph g;
+  g.row.push_back(0);
+  for (const uint32_t d : degrees) {
+    for (uint32_t k = 0; k < d; ++k) {
+      g.col.push_back(static_cast<uint32_t>(rng.Below(degrees.size())));
+      g.weight.push_back(static_cast<float>(0.3 * rng.Uniform()));
+    }
+    g.row.push_back(static_cast<uint32_t>(g.col.size()));
+  }
+  return g;
+}
+
+// One SIMD step over `sliced` against the scalar reference over `g`, with a third of the nodes
+// active: same count, every activation within 1e-6.
+void ExpectStepMatchesScalar(const Graph& g, const SpreadGraph& sliced, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> act(g.num_nodes());
+  for (float& a : act) a = rng.Uniform() < 0.3 ? static_cast<float>(rng.Uniform()) : 0.0f;
+  std::vector<float> next(g.num_nodes(), -1.0f), expected(g.num_nodes());
+  const size_t count = SpreadStep(sliced, act.data(), 0.5f, 0.8f, 0.01f, next.data());
+  const size_t expected_count =
+      scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), g.num_nodes(), act.data(),
+                         0.5f, 0.8f, 0.01f, expected.data());
+  EXPECT_EQ(count, expected_count);
+  for (size_t v = 0; v < g.num_nodes(); ++v) ASSERT_NEAR(next[v], expected[v], 1e-6) << "v=" << v;
+}
+
 TEST(KernelsTest, SpreadStepOnAHandComputedGraph) {
   // Incoming edges (source -> node, weight); powers of two, so every sum is exact in any order.
   //   node 0: 1 (0.5), 3 (1)          s = 0.25 + 0.25 = 0.5   x = 0.5*1 + 0.5*0.5 = 0.75
@@ -362,55 +397,88 @@ TEST(KernelsTest, SpreadStepOnAHandComputedGraph) {
   //   node 3: none                                            x = 0.5*0.25 = 0.125
   //   node 4: none                                            x = 0.0625 < 0.1 -> 0
   //   node 5: 2 (1)                   s = 0                   x = 0
-  const std::vector<uint32_t> row = {0, 2, 4, 7, 7, 7, 8};
-  const std::vector<uint32_t> col = {1, 3, 0, 2, 0, 1, 3, 2};
-  const std::vector<float> weight = {0.5f, 1.0f, 1.0f, 0.5f, 2.0f, 1.0f, 1.0f, 1.0f};
+  const Graph g = {{0, 2, 4, 7, 7, 7, 8},
+                   {1, 3, 0, 2, 0, 1, 3, 2},
+                   {0.5f, 1.0f, 1.0f, 0.5f, 2.0f, 1.0f, 1.0f, 1.0f}};
   const std::vector<float> act = {1.0f, 0.5f, 0.0f, 0.25f, 0.125f, 0.0f};
   const std::vector<float> expected = {0.75f, 0.75f, 1.0f, 0.125f, 0.0f, 0.0f};
+  const SpreadGraph sliced = g.Sliced();
+  EXPECT_EQ(sliced.num_nodes(), 6u);
+  EXPECT_EQ(sliced.num_edges(), 8u);
   ForEachTarget([&] {
     std::vector<float> next(act.size(), -1.0f);
-    EXPECT_EQ(SpreadStep(row.data(), col.data(), weight.data(), act.size(), act.data(), 0.5f,
-                         0.5f, 0.1f, next.data()),
-              4u);
+    EXPECT_EQ(SpreadStep(sliced, act.data(), 0.5f, 0.5f, 0.1f, next.data()), 4u);
     EXPECT_EQ(next, expected);
     std::fill(next.begin(), next.end(), -1.0f);
-    EXPECT_EQ(scalar::SpreadStep(row.data(), col.data(), weight.data(), act.size(), act.data(),
-                                 0.5f, 0.5f, 0.1f, next.data()),
+    EXPECT_EQ(scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), act.size(),
+                                 act.data(), 0.5f, 0.5f, 0.1f, next.data()),
               4u);
     EXPECT_EQ(next, expected);
-    EXPECT_EQ(SpreadStep(row.data(), col.data(), weight.data(), 0, act.data(), 0.5f, 0.5f, 0.1f,
-                         next.data()),
-              0u);
+    SpreadGraph empty;
+    EXPECT_EQ(SpreadStep(empty, act.data(), 0.5f, 0.5f, 0.1f, next.data()), 0u);
+    empty.Assign(g.row.data(), g.col.data(), g.weight.data(), 0);
+    EXPECT_EQ(SpreadStep(empty, act.data(), 0.5f, 0.5f, 0.1f, next.data()), 0u);
   });
 }
 
 TEST(KernelsTest, SpreadStepMatchesScalarOnRandomGraphs) {
-  ForEachTarget([] {
-    // 1000 nodes / 5000 edges as in the benchmark, then the same with a 3000-edge hub.
-    for (const size_t hub_edges : {0, 3000}) {
-      const Graph g = RandomGraph(11, 1000, 5000, hub_edges, 0.3f);
-      Rng rng(12);
-      std::vector<float> act(g.num_nodes());
-      for (float& a : act) a = rng.Uniform() < 0.3 ? static_cast<float>(rng.Uniform()) : 0.0f;
-      std::vector<float> next(g.num_nodes()), expected(g.num_nodes());
-      const size_t count = SpreadStep(g.row.data(), g.col.data(), g.weight.data(), g.num_nodes(),
-                                      act.data(), 0.5f, 0.8f, 0.01f, next.data());
-      const size_t expected_count =
-          scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), g.num_nodes(),
-                             act.data(), 0.5f, 0.8f, 0.01f, expected.data());
-      EXPECT_EQ(count, expected_count) << "hub_edges=" << hub_edges;
-      for (size_t v = 0; v < g.num_nodes(); ++v) {
-        ASSERT_NEAR(next[v], expected[v], 1e-6) << "hub_edges=" << hub_edges << " v=" << v;
-      }
+  // 1000 nodes / 5000 edges as in the benchmark, then the same with a 3000-edge hub.
+  for (const size_t hub_edges : {0, 3000}) {
+    SCOPED_TRACE(testing::Message() << "hub_edges=" << hub_edges);
+    const Graph g = RandomGraph(11, 1000, 5000, hub_edges, 0.3f);
+    const SpreadGraph sliced = g.Sliced();
+    ForEachTarget([&] { ExpectStepMatchesScalar(g, sliced, 12); });
+  }
+}
+
+TEST(KernelsTest, SpreadStepMatchesScalarAroundSliceAndLongRowBoundaries) {
+  constexpr uint32_t kMax = SpreadGraph::kMaxSlicedRow;
+  // Node counts around the slice width of 16; degrees from 0 up to just past the longest row a
+  // slice takes, so slices, padding lanes, a partial last slice and long rows all occur.
+  for (const size_t n : {1, 2, 15, 16, 17, 31, 33, 100}) {
+    for (const uint32_t top : {0u, 1u, 7u, kMax, kMax + 1}) {
+      std::vector<uint32_t> degrees(n);
+      for (size_t v = 0; v < n; ++v) degrees[v] = static_cast<uint32_t>((v * 7919) % (top + 1));
+      degrees[n / 2] = top;
+      SCOPED_TRACE(testing::Message() << "n=" << n << " top=" << top);
+      const Graph g = GraphWithDegrees(n * 100 + top, degrees);
+      const SpreadGraph sliced = g.Sliced();
+      EXPECT_EQ(sliced.num_edges(), g.col.size());
+      ForEachTarget([&] { ExpectStepMatchesScalar(g, sliced, n + top); });
     }
-  });
+  }
+}
+
+TEST(KernelsTest, SpreadGraphPaddingStaysSmall) {
+  // Sorting rows by length bounds the padding by 15 lanes per unit of the longest sliced row.
+  const Graph uniform = RandomGraph(11, 1000, 5000, 0, 0.3f);
+  const SpreadGraph a = uniform.Sliced();
+  EXPECT_LE(a.num_slots(), a.num_edges() * 105 / 100);
+  const Graph hub = RandomGraph(11, 1000, 5000, 3000, 0.3f);
+  const SpreadGraph b = hub.Sliced();
+  EXPECT_LE(b.num_slots(), b.num_edges() + 15 * SpreadGraph::kMaxSlicedRow);
+  std::vector<uint32_t> skewed(1000);
+  for (size_t v = 0; v < skewed.size(); ++v) skewed[v] = static_cast<uint32_t>(1000 / (v + 1));
+  const SpreadGraph c = GraphWithDegrees(3, skewed).Sliced();
+  EXPECT_LE(c.num_slots(), c.num_edges() + 15 * SpreadGraph::kMaxSlicedRow);
+}
+
+TEST(KernelsTest, SpreadGraphReassignedEqualsFreshlyBuilt) {
+  const Graph big = RandomGraph(21, 1000, 5000, 3000, 0.3f);
+  const Graph small = RandomGraph(22, 37, 150, 80, 0.3f);
+  SpreadGraph reused = big.Sliced();
+  reused.Assign(small.row.data(), small.col.data(), small.weight.data(), small.num_nodes());
+  EXPECT_EQ(reused.num_nodes(), 37u);
+  EXPECT_EQ(reused.num_edges(), 230u);
+  ExpectStepMatchesScalar(small, reused, 23);
 }
 
 TEST(KernelsTest, HundredSpreadStepsStayWithinOneTenThousandthOfScalar) {
-  ForEachTarget([] {
-    // Mean weight 0.2: the gain 0.5 + 0.8 * 5 * 0.2 exceeds 1, so activation spreads from the
-    // seeds over the graph instead of dying out, and every step has work to compare.
-    const Graph g = RandomGraph(13, 1000, 5000, 0, 0.4f);
+  // Mean weight 0.2: the gain 0.5 + 0.8 * 5 * 0.2 exceeds 1, so activation spreads from the
+  // seeds over the graph instead of dying out, and every step has work to compare.
+  const Graph g = RandomGraph(13, 1000, 5000, 0, 0.4f);
+  const SpreadGraph sliced = g.Sliced();
+  ForEachTarget([&] {
     const size_t n = g.num_nodes();
     std::vector<float> act(n, 0.0f), next(n), ref_act(n, 0.0f), ref_next(n);
     Rng rng(14);
@@ -418,10 +486,9 @@ TEST(KernelsTest, HundredSpreadStepsStayWithinOneTenThousandthOfScalar) {
     ref_act = act;
     size_t count = 0;
     for (int step = 0; step < 100; ++step) {
-      count = SpreadStep(g.row.data(), g.col.data(), g.weight.data(), n, act.data(), 0.5f, 0.8f,
-                         0.01f, next.data());
-      scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), n, ref_act.data(), 0.5f,
-                         0.8f, 0.01f, ref_next.data());
+      count = SpreadStep(sliced, act.data(), 0.5f, 0.8f, 0.01f, next.data());
+      scalar::SpreadStep(g.row.data(), g.col.data(), g.weight.data(), n, ref_act.data(), 0.5f, 0.8f,
+                         0.01f, ref_next.data());
       act.swap(next);
       ref_act.swap(ref_next);
       double max_diff = 0.0;
