@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "analysis/sparse_histogram.h"
@@ -59,20 +60,15 @@ double FromDSpace(int m, double d) { return IsRatio(m) ? std::expm1(d) * 100.0 :
 using Distribution = std::array<std::vector<double>, kMetricCount>;
 
 Distribution BootstrapRuns(const std::vector<RunResult>& before,
-                           const std::vector<RunResult>& after, bool paired, int resamples,
-                           uint64_t seed) {
+                           const std::vector<RunResult>& after, int resamples, uint64_t seed) {
   Distribution dist;
   Rng rng(seed);
   const size_t nb = before.size(), na = after.size();
-  std::vector<size_t> ib(nb), ia(na);
   std::vector<double> vb(nb), va(na);
+  std::vector<size_t> ib(nb), ia(na);
   for (int it = 0; it < resamples; ++it) {
-    for (size_t k = 0; k < nb; ++k) ib[k] = rng.Below(nb);
-    if (paired) {
-      ia = ib;
-    } else {
-      for (size_t k = 0; k < na; ++k) ia[k] = rng.Below(na);
-    }
+    for (auto& i : ib) i = rng.Below(nb);
+    for (auto& i : ia) i = rng.Below(na);
     for (int m = 0; m < kMetricCount; ++m) {
       for (size_t k = 0; k < nb; ++k) vb[k] = RunValue(before[ib[k]], m);
       for (size_t k = 0; k < na; ++k) va[k] = RunValue(after[ia[k]], m);
@@ -80,6 +76,16 @@ Distribution BootstrapRuns(const std::vector<RunResult>& before,
     }
   }
   return dist;
+}
+
+// The per-pair changes of metric m in d space, ascending.
+std::vector<double> PairChanges(const std::vector<RunResult>& before,
+                                const std::vector<RunResult>& after, int m) {
+  std::vector<double> d;
+  for (size_t k = 0; k < before.size(); ++k)
+    d.push_back(DSpace(m, RunValue(before[k], m), RunValue(after[k], m)));
+  std::sort(d.begin(), d.end());
+  return d;
 }
 
 BlockSet MakeBlockSet(const std::vector<RunResult>& runs) {
@@ -354,6 +360,13 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
   } else {
     c.source = IntervalSource::kNone;
   }
+  if (c.source == IntervalSource::kPairs) {
+    c.notes.push_back(fmt::format(
+        "{} interleaved pairs: each change is the median of the {} per-pair changes (a drift of "
+        "the machine cancels within a pair), so it can differ from the ratio of the two medians "
+        "shown",
+        nb, nb));
+  }
   if (options.paired && c.source != IntervalSource::kPairs) {
     c.notes.push_back(
         fmt::format("--paired needs the same number (>= 3) of before and after "
@@ -404,9 +417,8 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
 
   // --- Bootstrap.
   Distribution dist;
-  if (c.source == IntervalSource::kRuns || c.source == IntervalSource::kPairs) {
-    dist =
-        BootstrapRuns(before, after, c.source == IntervalSource::kPairs, c.resamples, options.seed);
+  if (c.source == IntervalSource::kRuns) {
+    dist = BootstrapRuns(before, after, c.resamples, options.seed);
   } else if (c.source == IntervalSource::kSegments) {
     dist = BootstrapSegments(MakeBlockSet(before), MakeBlockSet(after), c.resamples, options.seed);
   }
@@ -439,13 +451,32 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
       c.metrics.push_back(r);
       continue;
     }
-    r.change = r.ratio ? (r.after / r.before - 1.0) * 100.0 : (r.after - r.before) * 100.0;
+    // Interleaved pairs: the median of the per-pair changes, each pair having run back to back
+    // so that a drift of the machine moves both of its runs and cancels in its change.
+    const std::vector<double> pair_d =
+        c.source == IntervalSource::kPairs ? PairChanges(before, after, m) : std::vector<double>{};
+    r.change = c.source == IntervalSource::kPairs ? FromDSpace(m, Median(pair_d))
+               : r.ratio                          ? (r.after / r.before - 1.0) * 100.0
+                                                  : (r.after - r.before) * 100.0;
     const double alpha = (r.id == MetricId::kP99 || r.id == MetricId::kThroughput) && r.gated
                              ? gated_alpha
                              : family_alpha;
     r.level = 1.0 - alpha;
     double d_low = 0, d_high = 0;
-    if (c.source != IntervalSource::kNone) {
+    int sign_rank = -1;  // pairs: the order statistic of the bounds (0: too few pairs for one)
+    if (c.source == IntervalSource::kPairs) {
+      // The sign test's exact, distribution-free bounds of the median pair change: under no
+      // change each pair is as likely worse as better, so the false-alarm rate is at most
+      // alpha whatever the noise looks like.
+      const int n = static_cast<int>(pair_d.size());
+      sign_rank = SignTestRank(n, alpha);
+      const double inf = std::numeric_limits<double>::infinity();
+      d_low = sign_rank > 0 ? pair_d[static_cast<size_t>(sign_rank - 1)] : -inf;
+      d_high = sign_rank > 0 ? pair_d[static_cast<size_t>(n - sign_rank)] : inf;
+      r.has_interval = true;
+      r.low = FromDSpace(m, d_low);
+      r.high = FromDSpace(m, d_high);
+    } else if (c.source != IntervalSource::kNone) {
       const double tail = ExpandedTailProbability(alpha, n_units);
       d_low = SortedQuantile(dist[m], tail);
       d_high = SortedQuantile(dist[m], 1.0 - tail);
@@ -466,10 +497,14 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
     if (r.verdict == Verdict::kInconclusive && r.has_interval) {
       const double bad = r.higher_is_worse ? r.change : -r.change;
       const double t_d = r.ratio ? std::log1p(r.threshold / 100.0) : r.threshold;
-      const double d_point = DSpace(m, r.before, r.after);
+      const double d_point =
+          c.source == IntervalSource::kPairs ? Median(pair_d) : DSpace(m, r.before, r.after);
       r.more_runs =
-          MoreRunsNeeded(n_eff, (d_high - d_low) / 2.0, r.higher_is_worse ? d_point : -d_point, t_d,
-                         std::fabs(bad) > r.threshold);
+          sign_rank == 0
+              ? SignTestMinimumN(alpha) - static_cast<int>(pair_d.size())
+              : MoreRunsNeeded(n_eff, (d_high - d_low) / 2.0,
+                               r.higher_is_worse ? d_point : -d_point, t_d,
+                               std::fabs(bad) > r.threshold);
       r.reason += fmt::format("; about {}{} more run(s) per side would decide{}",
                               r.more_runs >= 1000 ? "1000+" : "",
                               r.more_runs >= 1000 ? "" : std::to_string(r.more_runs),

@@ -16,7 +16,8 @@
 // judged (throughput at a met fixed rate or with a saturated generator; zero values).
 //
 // Intervals: a seeded bootstrap (engram::Rng, B >= 2000) of the log ratio of medians, over
-// runs when each side has >= 3 runs (or over before/after pairs with `paired`), otherwise over
+// runs when each side has >= 3 runs (with `paired` and >= 3 pairs: of the median of the
+// per-pair log ratios, resampling whole pairs, so drift cancels within each pair), otherwise over
 // the runs' time segments (resample blocks with replacement, merge their histograms, recompute
 // the percentile), widened for few units (Hesterberg's expanded percentile, stats.h).
 // Segments capture noise within a run only; runs also capture the drift between runs, which on

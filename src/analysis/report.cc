@@ -9,6 +9,7 @@
 #include <string>
 
 #include "analysis/compare.h"
+#include "analysis/stats.h"
 
 namespace engram::analysis {
 
@@ -173,6 +174,17 @@ std::string RenderText(const Comparison& c) {
   out += "\n";
   if (c.source == IntervalSource::kNone) {
     out += "Intervals: none (fewer than 3 runs per side and no time segments)\n";
+  } else if (c.source == IntervalSource::kPairs) {
+    const MetricResult& p99 = c.metric(MetricId::kP99);
+    out += fmt::format(
+        "Intervals: {} interleaved pairs; each change is the median of the per-pair changes and "
+        "its bounds are the sign test's order statistics (exact, distribution-free): {:.1f}% "
+        "one-sided for gated metrics{}\n",
+        c.before_units, p99.level * 100.0,
+        SignTestRank(static_cast<int>(c.before_units), 1.0 - p99.level) == 0
+            ? fmt::format("; {} pairs are too few for a bound at this level (it needs {})",
+                          c.before_units, SignTestMinimumN(1.0 - p99.level))
+            : "");
   } else {
     const MetricResult& p99 = c.metric(MetricId::kP99);
     const MetricResult& p50 = c.metric(MetricId::kP50);
@@ -181,9 +193,7 @@ std::string RenderText(const Comparison& c) {
         "percentile for few units; each end is a one-sided bound: {:.1f}% for gated metrics, "
         "{:.1f}% for the others\n",
         c.resamples, c.before_units, c.after_units,
-        c.source == IntervalSource::kSegments ? "time segments"
-        : c.source == IntervalSource::kPairs  ? "interleaved pairs"
-                                              : "runs",
+        c.source == IntervalSource::kSegments ? "time segments" : "runs",
         c.options.seed, p99.level * 100.0, p50.level * 100.0);
   }
   out += "Verdicts:\n";

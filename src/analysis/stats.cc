@@ -33,6 +33,25 @@ double ExpandedTailProbability(double alpha, double n) {
   return boost::math::cdf(boost::math::normal(), -z);
 }
 
+int SignTestRank(int n, double alpha) {
+  int k = 0;
+  double cdf = 0;  // P(Binomial(n, 1/2) <= k), built term by term
+  double term = std::pow(0.5, n);
+  for (int j = 0; j < n; ++j) {
+    cdf += term;
+    if (cdf > alpha) break;
+    k = j + 1;
+    term = term * (n - j) / (j + 1);
+  }
+  return k;
+}
+
+int SignTestMinimumN(double alpha) {
+  int n = 1;
+  while (n < 64 && SignTestRank(n, alpha) == 0) ++n;
+  return n;
+}
+
 std::pair<double, double> WilsonInterval95(int k, int n) {
   if (n <= 0) return {0.0, 1.0};
   const double z = 1.959963984540054;

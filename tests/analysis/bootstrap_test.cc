@@ -77,6 +77,20 @@ TEST(StatsTest, MedianQuantileAndWilson) {
   EXPECT_NEAR(hi, 0.037, 0.001);
 }
 
+// Sign-test ranks against binomial tables: P(Bin(n, 1/2) <= k - 1) <= alpha for the k returned,
+// and > alpha for k + 1.
+TEST(StatsTest, SignTestRankMatchesTheBinomialTable) {
+  EXPECT_EQ(SignTestRank(4, 0.05), 0);   // 1/16 = 6.25% > 5%
+  EXPECT_EQ(SignTestRank(5, 0.05), 1);   // 1/32 = 3.1%
+  EXPECT_EQ(SignTestRank(6, 0.01), 0);   // 1/64 = 1.6% > 1%
+  EXPECT_EQ(SignTestRank(7, 0.01), 1);   // 1/128 = 0.8%
+  EXPECT_EQ(SignTestRank(8, 0.05), 2);   // P(<=1) = 9/256 = 3.5%, P(<=2) = 37/256 = 14.5%
+  EXPECT_EQ(SignTestRank(20, 0.05), 6);  // P(<=5) = 2.07%, P(<=6) = 5.77%
+  EXPECT_EQ(SignTestMinimumN(0.05), 5);
+  EXPECT_EQ(SignTestMinimumN(0.01), 7);
+  EXPECT_EQ(SignTestMinimumN(0.025), 6);
+}
+
 // The verdict rule, case by case (threshold 5%, latency: higher is worse).
 TEST(DecideTest, RegressionNeedsTheEstimateBeyondTheThresholdAndABoundAboveZero) {
   EXPECT_EQ(Decide(12, true, 3, 20, true, 5, 0.95, "%").verdict, Verdict::kRegression);

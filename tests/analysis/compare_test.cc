@@ -120,12 +120,38 @@ TEST_F(CompareTest, InjectedSlowdownIsARegressionWithOneRunPerSide) {
   EXPECT_EQ(c.exit_code, kExitRegression);
 }
 
-TEST_F(CompareTest, PairedRunsBootstrapOverPairs) {
+// Interleaved pairs: the sign test bounds the median pair change. Three pairs cannot bound it
+// at 95% (0.5^3 > 5%): a clear 30% slowdown is inconclusive and the report says 2 more pairs
+// would do. Five pairs of the same slowdown are a regression.
+TEST_F(CompareTest, PairedRunsUseTheSignTestAndSayHowManyPairsItNeeds) {
   CompareOptions o;
   o.paired = true;
-  const Comparison c = Run(kBase3, kSlow3, o);
-  EXPECT_EQ(c.source, IntervalSource::kPairs);
-  EXPECT_EQ(c.exit_code, kExitRegression);
+  const Comparison three = Run(kBase3, kSlow3, o);
+  EXPECT_EQ(three.source, IntervalSource::kPairs);
+  const MetricResult& p99 = three.metric(MetricId::kP99);
+  EXPECT_EQ(p99.verdict, Verdict::kInconclusive) << p99.reason;
+  EXPECT_EQ(p99.more_runs, 2);
+  EXPECT_EQ(three.exit_code, kExitOk);
+  EXPECT_NE(RenderText(three).find("3 pairs are too few for a bound at this level (it needs 5)"),
+            std::string::npos);
+
+  std::vector<RunResult> before, after;
+  for (uint64_t i = 0; i < 5; ++i) {
+    testing::SynthRun run;
+    run.rng_seed = 700 + i;
+    before.push_back(ParseRunResult(testing::SynthResultJson(run), "b").value());
+    run.rng_seed = 800 + i;
+    run.scale = 1.30;
+    after.push_back(ParseRunResult(testing::SynthResultJson(run), "a").value());
+  }
+  auto five = Compare(before, after, o, nullptr, nullptr);
+  ASSERT_TRUE(five.ok());
+  EXPECT_EQ(five->metric(MetricId::kP99).verdict, Verdict::kRegression)
+      << five->metric(MetricId::kP99).reason;
+  EXPECT_EQ(five->exit_code, kExitRegression);
+  // The bounds are order statistics of the pair changes: with 5 pairs at 95%, the extremes.
+  EXPECT_GT(five->metric(MetricId::kP99).low, 0.0);
+  EXPECT_LE(five->metric(MetricId::kP99).low, five->metric(MetricId::kP99).change);
 }
 
 // --- Improvement.
