@@ -32,7 +32,7 @@ enum class DecayKind { kPowerLaw, kExponential };
 
 struct SpaceOptions {
   uint32_t dim = 768;
-  index::HnswOptions hnsw;           // m 16, ef_construction 128, ef_search 64
+  index::HnswOptions hnsw;           // m 16, ef_construction 128, ef_search 96
   size_t auto_link_k = 8;            // association edges made on remember, from HNSW's choice
   float link_min_similarity = 0.0f;  // weaker candidates are not linked
   // Retrievability r = strength * (1 + age/tau)^-alpha (power law, default) or

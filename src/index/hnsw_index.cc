@@ -1,12 +1,50 @@
 #include "index/hnsw_index.h"
 
-#include <hnswlib/hnswlib.h>
-
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <queue>
+
+// hnswlib 0.6.2 reads one neighbour id past the end of a link list: the software prefetch in
+// searchBaseLayer (hnswalg.h:214, `*(datal + j + 1)`, and the same in
+// repairConnectionsForUpdate) loads the id after the last one when a list is full. At level 0
+// that id lies inside the node's own record (it is the first float of the vector), but an
+// upper-level list at a node's top level is the end of a separate malloc of
+// size_links_per_element_ * level + 1 bytes, so the 4-byte load runs 3 bytes past it: ASan's
+// heap-buffer-overflow. The loaded value only feeds _mm_prefetch, which never faults, and the
+// 3 bytes are mapped heap (glibc's rounding of a small request, at worst the next chunk's
+// header), so a Release build puts garbage into a prefetch hint and cannot crash from it; it
+// is still undefined behaviour. We give hnswlib padded allocations instead of patching its header: its calls to
+// malloc/realloc are unqualified names inside namespace hnswlib, so these declarations, seen
+// before the header, are the ones they bind to; free() is ::free, which takes the padded
+// blocks as they are. The padding is zeroed, so the over-read id is 0, a valid node. The graph
+// algorithm (ours and the bare peer's) is untouched; only every hnswlib block is
+// kHnswlibReadPastPadding bytes longer. If a later hnswlib calls ::malloc, the ASan runs of
+// index_test report the over-read again.
+namespace hnswlib {
+namespace {
+constexpr size_t kHnswlibReadPastPadding = 16;  // >= one tableint; 16 keeps sizes aligned
+
+void ZeroPadding(void* block, size_t size) {
+  if (block != nullptr) std::memset(static_cast<char*>(block) + size, 0, kHnswlibReadPastPadding);
+}
+void* malloc(size_t size) {
+  void* block = std::malloc(size + kHnswlibReadPastPadding);
+  ZeroPadding(block, size);
+  return block;
+}
+void* realloc(void* block, size_t size) {
+  void* grown = std::realloc(block, size + kHnswlibReadPastPadding);
+  ZeroPadding(grown, size);
+  return grown;
+}
+}  // namespace
+}  // namespace hnswlib
+
+#include <hnswlib/hnswlib.h>
 
 #include "kernels/kernels.h"
 
@@ -50,6 +88,29 @@ void HnswIndex::GrowIfFull() {
 }
 
 Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* links) {
+  // The first insert runs alone. hnswlib 0.6.2's addPoint, finding no entry point, stores
+  // enterpoint_node_ = 0 and only then enterpoint_node_ = cur_c. When two first inserts race,
+  // the one that wins hnswlib's `global` lock may be internal id 1, while id 0's insert still
+  // waits for that lock with its record unwritten and its upper-level link list unallocated
+  // (its level is already set). A Search() reading the entry point in between descends from
+  // node 0 through an uninitialised linkLists_[0] and faults: the one way we found for
+  // ConcurrentAddAndSearchKeepEveryVector to segfault (it did once), and forcing that
+  // interleaving with sleeps in a copy of the header faults every time. Once an entry point
+  // exists no insert takes that branch again, so only the first one needs the exclusive lock.
+  if (!has_entry_point_.load(std::memory_order_acquire)) {
+    std::unique_lock lock(grow_mu_);
+    if (hnsw_->cur_element_count == 0) {
+      try {
+        hnsw_->addPoint(vec, slot, -1);
+      } catch (const std::runtime_error& e) {
+        return Status::Internal("vector index insert failed: ", e.what());
+      }
+      if (links != nullptr) links->clear();  // the first vector has nobody to link to
+      has_entry_point_.store(true, std::memory_order_release);
+      return Status::Ok();
+    }
+    has_entry_point_.store(true, std::memory_order_release);
+  }
   // A concurrent Add may fill the last free place between our check and our insert; hnswlib
   // then throws "exceeds the specified limit" and we grow and retry.
   for (int attempt = 0; attempt < 8; ++attempt) {

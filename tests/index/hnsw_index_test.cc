@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 #include <unordered_set>
@@ -103,6 +104,60 @@ TEST(HnswIndexTest, ConcurrentAddAndSearchKeepEveryVector) {
     self_found += hits[0].slot == i;
   }
   EXPECT_GE(self_found, 95u);
+}
+
+// Regression: hnswlib 0.6.2's insert-time prefetch reads the id after the last one of a full
+// link list; for a node's top upper-level list that was 3 bytes past hnswlib's malloc (an ASan
+// heap-buffer-overflow in searchBaseLayer). M = 2 fills upper-level lists after a few inserts.
+// Both our index and the bare peer allocate through the padded hnswlib::malloc.
+TEST(HnswIndexTest, FullUpperLevelListsAreNotReadPastTheirAllocation) {
+  const size_t n = 600, dim = 8;
+  auto rows = RandomUnitRows(n, dim, 7);
+  HnswOptions options;
+  options.m = 2;
+  options.ef_construction = 16;
+  options.initial_capacity = 16;  // and realloc'ed blocks get the padding too
+  HnswIndex index(dim, options);
+  BareHnswlib bare(dim, options, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    ASSERT_TRUE(index.Add(i, rows.data() + i * dim).ok());
+    bare.Add(i, rows.data() + i * dim);
+  }
+  EXPECT_EQ(index.Search(rows.data() + 5 * dim, 1, 64)[0].slot, 5u);
+  bare.SetEf(64);
+  EXPECT_EQ(bare.Search(rows.data() + 5 * dim, 1)[0].slot, 5u);
+}
+
+// Regression: when the first two inserts race, hnswlib 0.6.2 briefly publishes entry point 0
+// while node 0 is still unwritten, and a concurrent Search() faulted walking its unallocated
+// upper-level list. Add() now inserts the first vector alone. The window is nanoseconds wide,
+// so this test catches a regression only rarely (a build of hnswlib with sleeps widened into
+// that window crashed every time before the fix); it runs the start-up race many times.
+TEST(HnswIndexTest, SearchesRacingTheFirstInsertsNeverSeeAnUnbuiltEntryPoint) {
+  const size_t dim = 16;
+  auto rows = RandomUnitRows(8, dim, 8);
+  for (int round = 0; round < 50; ++round) {
+    HnswOptions options;
+    options.initial_capacity = 16;
+    options.random_seed = 100 + round;  // vary node 0's level
+    HnswIndex index(dim, options);
+    std::atomic<bool> done{false}, reading{false};
+    std::thread reader([&] {
+      reading = true;
+      while (!done.load()) (void)index.Search(rows.data(), 2);
+    });
+    while (!reading.load()) std::this_thread::yield();
+    std::atomic<uint32_t> next{0};
+    auto writer = [&] {
+      for (uint32_t i; (i = next.fetch_add(1)) < 8;) ASSERT_TRUE(index.Add(i, rows.data() + i * dim).ok());
+    };
+    {
+      std::jthread a(writer), b(writer);
+    }
+    done = true;
+    reader.join();
+    ASSERT_EQ(index.size(), 8u);
+  }
 }
 
 TEST(HnswIndexTest, SnapshotRoundTripGivesSameAnswers) {
