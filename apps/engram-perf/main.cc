@@ -184,6 +184,7 @@ struct CalibrateArgs {
   bool paired = false;
   int subsets = 1000;
   int sweep = 0;
+  double confidence = 0.95;
   std::vector<double> inject;
   std::optional<double> threshold;
   bool competitive = false;
@@ -221,6 +222,7 @@ int RunCalibrate(const CalibrateArgs& a) {
   opt.paired = a.paired;
   opt.subsets = a.subsets;
   opt.inject_pct = a.inject;
+  opt.compare.confidence = a.confidence;
   opt.compare.threshold_pct = a.threshold.value_or(a.competitive ? 10.0 : 5.0);
   opt.compare.seed = *seed;
   auto cal = a.sweep > 0 ? CalibrateSweep(*runs, opt, a.sweep)
@@ -260,6 +262,7 @@ struct AbArgs {
   int duration = 0;
   std::string task = "ab";
   std::string base_server_args, head_server_args;
+  double confidence = 0.95;
   std::optional<double> threshold;
   bool skip_build = false;
   bool dry_run = false;
@@ -408,6 +411,7 @@ int RunAb(const AbArgs& a) {
   c.threshold = a.threshold;
   c.competitive = a.competitive;
   c.paired = true;
+  c.confidence = a.confidence;
   c.json = a.json;
   c.seed = a.seed;
   return RunCompare(c);
@@ -475,6 +479,9 @@ int main(int argc, char** argv) {
                         "goal (false alarms <= 1%, injected regressions of twice the threshold "
                         "caught >= 99%); --set-size is then ignored")
       ->check(CLI::PositiveNumber);
+  calibrate->add_option("--confidence", cal.confidence,
+                        "The compare's family-wise confidence to calibrate (default 0.95)")
+      ->check(CLI::Range(0.5, 0.9999));
   calibrate->add_option("--inject", cal.inject,
                         "Also measure detection: latency increases in percent to inject into the "
                         "B side, e.g. --inject 10 --inject 25")
@@ -500,6 +507,10 @@ int main(int argc, char** argv) {
   abc->add_option("--duration", ab.duration, "Seconds per run (default: the check script's 60)");
   abc->add_option("--task", ab.task, "Task id for the result names (default ab)");
   abc->add_option("--threshold", ab.threshold, "Threshold in percent")->check(CLI::PositiveNumber);
+  abc->add_option("--confidence", ab.confidence,
+                  "Family-wise one-sided confidence (default 0.95; 0.99 bounds A/A false alarms "
+                  "at 1% and needs at least 7 pairs)")
+      ->check(CLI::Range(0.5, 0.9999));
   abc->add_option("--base-server-args", ab.base_server_args,
                   "Extra engram flags for the base's runs (ENGRAM_SERVER_ARGS)");
   abc->add_option("--head-server-args", ab.head_server_args,
