@@ -658,12 +658,13 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
       p99.has_interval ? options.threshold_pct + (p99.high - p99.low) / 2.0 : 0.0;
   c.promise = fmt::format(
       "Gate: flags a change that exceeds {:.0f}% with {:.0f}% confidence. A gated metric ({}) "
-      "regresses when its estimate is more than {:.0f}% worse AND its one-sided {:.1f}% bootstrap "
+      "regresses when its estimate is more than {:.0f}% worse AND its one-sided {:.1f}% {} "
       "bound excludes no change (Bonferroni over {} metric{}); error rate regresses above "
       "+{:.0f}pp. A true change of exactly {:.0f}% is flagged about half the time{}.",
       options.threshold_pct, options.confidence * 100.0,
       judge_throughput ? "P99 latency, throughput, error rate" : "P99 latency, error rate",
-      options.threshold_pct, (1.0 - gated_alpha) * 100.0, c.gated_statistical,
+      options.threshold_pct, (1.0 - gated_alpha) * 100.0,
+      c.source == IntervalSource::kPairs ? "sign-test" : "bootstrap", c.gated_statistical,
       c.gated_statistical == 1 ? "" : "s", options.error_rate_threshold_pp, options.threshold_pct,
       p99.has_interval ? fmt::format("; at this noise level P99 changes above ~{:.0f}% are "
                                      "flagged reliably",
