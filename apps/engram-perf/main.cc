@@ -3,6 +3,7 @@
 //   engram-perf compare --before F... --after F... [--task ID] [--threshold PCT] [--competitive]
 //                       [--baselines FILE] [--calibration FILE] [--paired] [--json] [--seed N]
 //                       [--resamples B] [--confidence C]
+//   engram-perf check TASK before|after [--competitive] [--repeat N] [--json]
 //   engram-perf calibrate --runs-dir DIR [--run-command CMD --runs N] [--set-size R]
 //                         [--paired [--subsets N]] [--inject PCT]... [--threshold PCT]
 //                         [--competitive] [--output FILE] [--json] [--seed N]
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -38,6 +40,8 @@ using namespace engram;
 using namespace engram::analysis;
 
 namespace {
+
+namespace json = boost::json;
 
 constexpr char kBaselinesRel[] = "docs/reference/competitive_baselines.json";
 constexpr char kCalibrationRel[] = "tmp/m17_performance/calibration.json";
@@ -283,6 +287,77 @@ Result<std::string> Capture(const std::string& command) {
   return out;
 }
 
+struct CheckArgs {
+  std::string task, phase;
+  bool competitive = false;
+  int repeat = 0;  // 0: the script's default
+  bool json = false;
+};
+
+// `engram-perf check`: the spec's check script (which builds, starts the server, runs loadtest
+// and writes the files), then a summary of the result files it wrote, as text or JSON.
+int RunCheck(const CheckArgs& a) {
+  const char* cmd = "check";
+  const std::string root = FindRepoRoot();
+  if (root.empty()) {
+    return Fail(Status::NotFound("check needs the repository (run inside it or set ENGRAM_ROOT)"),
+                a.json, cmd);
+  }
+  if (a.phase != "before" && a.phase != "after") {
+    return Fail(Status::InvalidArgument("phase must be 'before' or 'after', not '", a.phase, "'"),
+                a.json, cmd);
+  }
+  const char* dir_env = std::getenv("ENGRAM_PERF_DIR");
+  const fs::path dir = dir_env != nullptr && *dir_env != '\0'
+                           ? fs::absolute(dir_env)
+                           : fs::path(root) / "tmp/m17_performance";
+  const auto listing = [&dir] {
+    std::vector<std::string> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.path().extension() == ".json" && e.path().filename() != "calibration.json")
+        files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const std::vector<std::string> before = listing();
+  std::string c = ShellQuote(root + "/scripts/m17_performance_check.sh") + " " +
+                  ShellQuote(a.task) + " " + a.phase + (a.competitive ? " --competitive" : "");
+  if (a.repeat > 0) c += " --repeat " + std::to_string(a.repeat);
+  if (a.json) c += " 1>&2";  // stdout carries the JSON alone
+  const int status = SystemStatus(std::system(c.c_str()));
+  std::vector<std::string> written;
+  for (const std::string& f : listing()) {
+    if (!std::binary_search(before.begin(), before.end(), f)) written.push_back(f);
+  }
+  if (!a.json) return status;
+  json::array results;
+  for (const std::string& f : written) {
+    auto r = LoadRunResult(f);
+    if (!r.ok()) {
+      results.push_back(json::object{{"file", f}, {"error", r.error().message()}});
+      continue;
+    }
+    results.push_back(json::object{{"file", f},
+                                   {"p50_latency_ms", r->p50_latency_ms},
+                                   {"p95_latency_ms", r->p95_latency_ms},
+                                   {"p99_latency_ms", r->p99_latency_ms},
+                                   {"overall_throughput", r->overall_throughput},
+                                   {"overall_error_rate", r->overall_error_rate},
+                                   {"generator_saturated", r->generator_saturated},
+                                   {"validation_passed", r->validation_passed}});
+  }
+  json::object out{{"command", "check"},
+                   {"task", a.task},
+                   {"phase", a.phase},
+                   {"competitive", a.competitive},
+                   {"exit_code", status},
+                   {"results", std::move(results)}};
+  std::printf("%s\n", json::serialize(out).c_str());
+  return status;
+}
+
 constexpr int kDefaultAbPairs = 5;
 
 int RunAb(const AbArgs& a) {
@@ -455,6 +530,21 @@ int main(int argc, char** argv) {
   compare->add_option("--confidence", cmp.confidence,
                       "Family-wise one-sided confidence over gated metrics (default 0.95)");
 
+  CheckArgs chk;
+  auto* check = app.add_subcommand(
+      "check",
+      "One measurement of this build: runs scripts/m17_performance_check.sh TASK PHASE (build, "
+      "server, loadtest, files in $ENGRAM_PERF_DIR) and passes its exit code on");
+  check->add_option("task", chk.task, "Task id")->required();
+  check->add_option("phase", chk.phase, "before or after")->required();
+  check->add_flag("--competitive", chk.competitive, "The competitive scenario");
+  check->add_option("--repeat", chk.repeat,
+                    "Runs (default: the calibration's recommendation, else 1)")
+      ->check(CLI::PositiveNumber);
+  check->add_flag("--json", chk.json,
+                  "Print a JSON summary of the result files written (the script's output goes "
+                  "to stderr)");
+
   CalibrateArgs cal;
   auto* calibrate = app.add_subcommand(
       "calibrate", "A/A calibration: false-alarm rate and noise floor from runs of one build");
@@ -531,6 +621,7 @@ int main(int argc, char** argv) {
     if (compare->parsed()) return RunCompare(cmp);
     if (calibrate->parsed()) return RunCalibrate(cal);
     if (abc->parsed()) return RunAb(ab);
+    if (check->parsed()) return RunCheck(chk);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engram-perf: error: %s\n", e.what());
     return kExitError;

@@ -10,6 +10,7 @@ set -euo pipefail
 
 gen=$1
 root=$2
+perf=${3:-}
 script=$root/scripts/m17_performance_check.sh
 command -v python3 >/dev/null || {
   echo "python3 not found: skipping"
@@ -164,6 +165,18 @@ check "the source of the count is printed" grep -q "2 run(s) (recommended by .*c
 echo '{"design":"paired","recommended_set_size":4,"metrics":{}}' >"$d/calibration.json"
 expect 0 "a paired calibration does not set the check's repetitions" env ENGRAM_PERF_DIR="$d" "$script" 050 before
 check "one run by default" grep -q "1 run(s) (default)" "$out"
+
+# --- engram-perf check: the same script, its exit code, and a JSON summary of what it wrote.
+if [[ -n $perf ]]; then
+  d=$work/out_perf
+  got=0
+  env ENGRAM_ROOT="$root" ENGRAM_PERF_DIR="$d" "$perf" check 051 before --json >"$work/check.json" 2>"$out" || got=$?
+  check "engram-perf check --json exits 0" test "$got" -eq 0
+  check "check --json prints JSON alone, naming the one result written, with its P99" \
+    python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); r=o["results"]; sys.exit(not (o["exit_code"]==0 and len(r)==1 and "051_before_" in r[0]["file"] and r[0]["p99_latency_ms"]>0))' "$work/check.json"
+  expect 1 "engram-perf check passes loadtest's exit 1 on" env ENGRAM_ROOT="$root" ENGRAM_PERF_DIR="$d" FAKE_LOADTEST_EXIT=1 "$perf" check 052 before
+  expect 3 "engram-perf check with a bad phase" env ENGRAM_ROOT="$root" "$perf" check 053 during
+fi
 
 # --- loadtest's exit 1 (validation limits failed) is propagated, the result is kept.
 d=$work/out3
