@@ -59,7 +59,7 @@ struct RunFlags {
   std::optional<int> connections;
   bool no_preload = false, allow_remote = false, allow_leftover = false, quiet = false, no_memory_check = false;
   int64_t timeout_ms = 10000;
-  int io_threads = 2, generator_threads = 2, inprocess_threads = 0, preload_concurrency = 4, recall_samples = 200;
+  int io_threads = 1, generator_threads = 2, inprocess_threads = 0, preload_concurrency = 4, recall_samples = 200;
   size_t preload_batch = 500;
   double preload_wait = 600;
   uint64_t recall_memory_mb = 2048;

@@ -66,9 +66,12 @@ std::string HttpWire(const Endpoint& endpoint, std::string_view method, std::str
   w.reserve(160 + body.size());
   w.append(method).append(" ").append(endpoint.base_path).append(path).append(" HTTP/1.1\r\nHost: ");
   w.append(endpoint.host_header).append("\r\nUser-Agent: engram-loadtest\r\n");
-  if (!body.empty() || method == "POST") w.append("Content-Type: application/json\r\n");
+  const bool has_content = !body.empty() || method != "GET";
+  if (has_content) w.append("Content-Type: application/json\r\n");
   if (!space.empty()) w.append("X-Memory-Space: ").append(space).append("\r\n");
-  w.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
+  // A GET without a body sends no Content-Length (RFC 9110 8.6), as curl and wrk do.
+  if (has_content) w.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  w.append("\r\n");
   w.append(body);
   return w;
 }
@@ -154,6 +157,10 @@ class Conn;
 }
 
 struct HttpDriver::Pool {
+  // The concurrency hint is the number of io threads: with one, asio keeps handlers posted
+  // from the io thread itself in a thread-private queue (no scheduler lock).
+  explicit Pool(int io_threads) : ioc(io_threads) {}
+
   const Endpoint* endpoint = nullptr;
   DriverCallbacks callbacks;
   asio::io_context ioc;
@@ -488,14 +495,14 @@ Status HttpDriver::LoadBatch(const std::string& space, std::span<const workload:
 
 void HttpDriver::Prepare(const workload::Operation& op, Request* request) const {
   HttpCall call = RequestFor(op);
-  request->wire = HttpWire(options_.endpoint, call.method, std::string("/api/v1") + std::string(call.path), op.space,
-                           call.body);
+  request->wire = HttpWire(options_.endpoint, call.method, call.path, op.space, call.body);
 }
 
 Status HttpDriver::Begin(int connections, DriverCallbacks callbacks) {
   ENGRAM_CHECK(!pool_);
   ENGRAM_CHECK(callbacks.done);
-  pool_ = std::make_unique<Pool>();
+  const int io_threads = std::max(1, options_.io_threads);
+  pool_ = std::make_unique<Pool>(io_threads);
   Pool& p = *pool_;
   p.endpoint = &options_.endpoint;
   p.callbacks = std::move(callbacks);
@@ -504,7 +511,7 @@ Status HttpDriver::Begin(int connections, DriverCallbacks callbacks) {
   const int n = std::max(1, connections);
   connections_ = n;
   for (int i = 0; i < n; ++i) p.conns.push_back(std::make_shared<Conn>(&p));
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) p.threads.emplace_back([&p] { p.ioc.run(); });
+  for (int i = 0; i < io_threads; ++i) p.threads.emplace_back([&p] { p.ioc.run(); });
 
   // Open every connection before the first send, so connection set-up is not in the
   // first operations' latency.

@@ -30,7 +30,11 @@ namespace engram::loadgen {
 
 struct HttpDriverOptions {
   Endpoint endpoint;  // resolved (Resolve())
-  int io_threads = 2;
+  // One io thread serves tens of thousands of requests a second on loopback. A second one
+  // costs more than it gives unless responses are large: the two hand work to each other
+  // through the scheduler's lock and epoll wake-ups (4 system calls per request with one
+  // thread, 16 with two, measured on GET /health; docs/loadtest.md "Capacity").
+  int io_threads = 1;
   std::chrono::milliseconds control_timeout{120000};  // health, spaces, preload batches
 };
 
@@ -39,8 +43,9 @@ struct HttpResponse {
   std::string body;
 };
 
-// The complete bytes of a request: request line, Host, Content-Type, X-Memory-Space (when
-// `space` is not empty), Content-Length, body.
+// The complete bytes of a request: request line, Host, User-Agent, X-Memory-Space (when
+// `space` is not empty), Content-Type and Content-Length (not for a GET without a body), body.
+// `path` is the whole path ("/api/v1/search", "/health").
 std::string HttpWire(const Endpoint& endpoint, std::string_view method, std::string_view path,
                      std::string_view space, std::string_view body);
 

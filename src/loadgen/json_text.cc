@@ -79,27 +79,27 @@ HttpCall RequestFor(const workload::Operation& op) {
   auto it = std::back_inserter(b);
   const workload::OpParams& p = op.params;
   auto recall = [&](std::string_view mode) {
-    c.path = "/recall";
+    c.path = "/api/v1/recall";
     b.append("{\"cue\":");
     AppendFloatArray(&b, op.query);
     fmt::format_to(it, ",\"k\":{},\"mode\":\"{}\",\"hops\":{},\"ef\":{}}}", p.k, mode, std::min(p.hops, 6), p.ef);
   };
   switch (op.kind) {
     case OpKind::kStore:
-      c.path = "/episodes";
+      c.path = "/api/v1/episodes";
       if (op.episode.has_value()) AppendEpisode(&b, *op.episode);
       break;
     case OpKind::kRecall: recall("episodic"); break;
     case OpKind::kSemanticRecall: recall("semantic"); break;
     case OpKind::kBlendedRecall: recall("blended"); break;
     case OpKind::kSearch:
-      c.path = "/search";
+      c.path = "/api/v1/search";
       b.append("{\"embedding\":");
       AppendFloatArray(&b, op.query);
       fmt::format_to(it, ",\"k\":{},\"ef\":{}}}", p.k, p.ef);
       break;
     case OpKind::kPatternCompletion:
-      c.path = "/complete";
+      c.path = "/api/v1/complete";
       b.append("{\"what\":");
       AppendJsonString(&b, op.cue_what);
       b.append(",\"embedding\":");
@@ -107,20 +107,24 @@ HttpCall RequestFor(const workload::Operation& op) {
       fmt::format_to(it, ",\"k\":{}}}", std::min(p.k, 1000));
       break;
     case OpKind::kTraversal:
-      c.path = "/neighbors";
+      c.path = "/api/v1/neighbors";
       b.append("{\"id\":");
       AppendJsonString(&b, op.target_id);
       fmt::format_to(it, ",\"hops\":{},\"limit\":{}}}", p.hops, p.max_results);
       break;
     case OpKind::kActivation:
-      c.path = "/activate";
+      c.path = "/api/v1/activate";
       b.append("{\"seeds\":[");
       AppendJsonString(&b, op.target_id);
       fmt::format_to(it, "],\"hops\":{},\"limit\":{}}}", p.hops, p.max_results);
       break;
     case OpKind::kConsolidation:
-      c.path = "/consolidate";
+      c.path = "/api/v1/consolidate";
       b.append("{}");
+      break;
+    case OpKind::kHealth:
+      c.method = "GET";
+      c.path = "/health";
       break;
   }
   return c;

@@ -28,8 +28,8 @@ void AppendEpisode(std::string* out, const workload::EpisodeSpec& e);
 // The HTTP request of an operation (see docs/loadtest.md for the mapping).
 struct HttpCall {
   std::string_view method;
-  std::string_view path;  // under /api/v1
-  std::string body;
+  std::string_view path;  // the whole path: "/api/v1/recall", or "/health" (outside /api/v1)
+  std::string body;       // empty for GET /health
 };
 HttpCall RequestFor(const workload::Operation& op);
 

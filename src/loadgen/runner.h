@@ -62,6 +62,7 @@ struct RunOptions {
   int recall_samples = 200;                // sampled Search operations, at most
   uint64_t recall_memory_bytes = uint64_t{2} << 30;
   int64_t spin_ns = 50'000;                // spin this close to a deadline instead of sleeping
+                                           // (at most a quarter of the gap between operations)
   int segment_seconds = 10;
   bool check_memory = true;                // refuse a dataset whose raw vectors exceed MemAvailable
   ProgressMode progress = ProgressMode::kAuto;

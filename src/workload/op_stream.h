@@ -24,7 +24,7 @@ namespace engram::workload {
 struct Operation {
   uint64_t index = 0;
   OpKind kind = OpKind::kStore;
-  std::string space;  // the memory space the request goes to
+  std::string space;  // the memory space the request goes to; empty for Health
   OpParams params;    // the scenario's parameters for this kind
   // Recall, SemanticRecall, BlendedRecall, Search: a query drawn from the dataset's
   // distribution (embedding_dim values, unit length).

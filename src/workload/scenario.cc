@@ -26,11 +26,12 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 constexpr std::array<std::string_view, kNumOpKinds> kOpNames = {
     "Store",     "Recall",     "SemanticRecall", "BlendedRecall", "Search", "PatternCompletion",
-    "Traversal", "Activation", "Consolidation"};
+    "Traversal", "Activation", "Consolidation",  "Health"};
 constexpr std::array<std::string_view, kNumOpKinds> kOpStems = {
     "store",          "recall",           "semantic_recall",
     "blended_recall", "embedding_search", "pattern_completion",
-    "traversal",      "activation",       "consolidation"};
+    "traversal",      "activation",       "consolidation",
+    "health"};
 
 std::string_view NodeTypeName(const toml::node& n) {
   switch (n.type()) {
@@ -466,6 +467,7 @@ Status ParseParams(const TableReader& r, OpKind kind, bool all_kinds, OpParams* 
         break;
       case OpKind::kStore:
       case OpKind::kConsolidation:
+      case OpKind::kHealth:
         break;
     }
   }
@@ -509,7 +511,7 @@ Status ParseOperations(const Ctx& ctx, const TableReader& root, Scenario* s) {
                          "'; expected <kind>_weight, params or a per-kind table, with <kind> "
                          "one of: store, recall, semantic_recall, blended_recall, "
                          "embedding_search, pattern_completion, traversal, activation, "
-                         "consolidation");
+                         "consolidation, health");
       }
     }
   }

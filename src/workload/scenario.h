@@ -25,7 +25,8 @@ namespace engram::workload {
 inline constexpr uint64_t kDefaultSeed = 0xDEADBEEFULL;
 
 // Operation kinds, in the order the op stream's mix draws them. Changing the order changes
-// every generated stream.
+// every generated stream; a new kind goes at the end (with weight 0 it takes an empty interval
+// after the others, so existing scenarios draw exactly what they drew before).
 enum class OpKind {
   kStore,
   kRecall,
@@ -36,21 +37,23 @@ enum class OpKind {
   kTraversal,
   kActivation,
   kConsolidation,
+  kHealth,  // GET /health: no payload, touches no space; the trivial endpoint for capacity runs
 };
-inline constexpr int kNumOpKinds = 9;
+inline constexpr int kNumOpKinds = 10;
 inline constexpr std::array<OpKind, kNumOpKinds> kAllOpKinds = {
-    OpKind::kStore,         OpKind::kRecall,     OpKind::kSemanticRecall,
-    OpKind::kBlendedRecall, OpKind::kSearch,     OpKind::kPatternCompletion,
-    OpKind::kTraversal,     OpKind::kActivation, OpKind::kConsolidation};
+    OpKind::kStore,         OpKind::kRecall,        OpKind::kSemanticRecall,
+    OpKind::kBlendedRecall, OpKind::kSearch,        OpKind::kPatternCompletion,
+    OpKind::kTraversal,     OpKind::kActivation,    OpKind::kConsolidation,
+    OpKind::kHealth};
 
 // The name the result file uses: "Store", "Recall", "Search", "PatternCompletion",
-// "SemanticRecall", "BlendedRecall", "Traversal", "Activation", "Consolidation".
+// "SemanticRecall", "BlendedRecall", "Traversal", "Activation", "Consolidation", "Health".
 std::string_view OpKindName(OpKind kind);
 // The inverse of OpKindName; nullopt for an unknown name.
 std::optional<OpKind> OpKindFromName(std::string_view name);
 // The stem of the TOML keys for this kind: "store" (store_weight, [operations.store]),
 // "recall", "semantic_recall", "blended_recall", "embedding_search", "pattern_completion",
-// "traversal", "activation", "consolidation".
+// "traversal", "activation", "consolidation", "health".
 std::string_view OpKindKeyStem(OpKind kind);
 
 // An arrival pattern: a rate curve over the time since the pattern began, plus the spacing of

@@ -177,6 +177,55 @@ rate = 200.0
   EXPECT_EQ(r->latency.count(), 200u);
 }
 
+constexpr char kHealthOnly[] = R"(
+name = "health"
+description = "h"
+[duration]
+total_seconds = 1
+[arrival]
+pattern = "constant"
+rate = 400.0
+[operations]
+health_weight = 1
+[data]
+num_nodes = 0
+preload = false
+[connections]
+count = 4
+)";
+
+// How many GET /health the server answered with 200, from its Prometheus counters.
+uint64_t HealthRequests(const std::string& metrics) {
+  const std::string key = "engram_requests_total{op=\"health\",code=\"200\"} ";
+  const size_t at = metrics.find(key);
+  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + key.size()));
+}
+
+TEST(HealthOperationTest, TheHttpDriverSendsGetHealthAndEveryOneSucceeds) {
+  TestServer server(8);
+  auto driver = server.Driver();
+  const uint64_t before = HealthRequests(server.MetricsText());
+  auto r = RunScenario(kHealthOnly, driver.get());
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const OpReport& health = r->kinds[static_cast<size_t>(OpKind::kHealth)];
+  EXPECT_EQ(r->scheduled, 400u);
+  EXPECT_EQ(health.count, 400u);
+  EXPECT_EQ(health.success, 400u) << (r->error_samples.empty() ? "" : r->error_samples[0]);
+  EXPECT_EQ(r->total_operations(), health.count);  // nothing else was sent
+  // The server saw them as GET /health (a POST would be 405, a path under /api/v1 404): the
+  // run's operations plus the runner's own reachability check.
+  EXPECT_EQ(HealthRequests(server.MetricsText()) - before, 400u + 1u);
+}
+
+TEST(HealthOperationTest, TheInProcessDriverCountsHealthAsASuccess) {
+  auto driver = testing::InProcess(8);
+  auto r = RunScenario(kHealthOnly, driver.get());
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const OpReport& health = r->kinds[static_cast<size_t>(OpKind::kHealth)];
+  EXPECT_EQ(health.count, 400u);
+  EXPECT_EQ(health.success, 400u) << (r->error_samples.empty() ? "" : r->error_samples[0]);
+}
+
 TEST(RateScalingTest, TargetRateScalesTheCurveToTheRequestedMean) {
   auto driver = testing::InProcess(8);
   RunOptions o = Quiet();

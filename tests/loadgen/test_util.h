@@ -40,6 +40,8 @@ class TestServer {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(http_->port()); }
   Engine* engine() { return engine_.get(); }
+  // The server's /metrics exposition (per-operation request counters and more).
+  std::string MetricsText() const { return metrics_.Render(*engine_); }
 
   std::unique_ptr<HttpDriver> Driver(int io_threads = 2) const {
     auto e = ParseEndpoint(url());

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "loadgen/endpoint.h"
+#include "loadgen/http_driver.h"
 #include "loadgen/json_text.h"
 #include "loadgen/recorder.h"
 #include "loadgen/runner.h"
@@ -71,6 +72,7 @@ pattern_completion_weight = 1
 traversal_weight = 1
 activation_weight = 1
 consolidation_weight = 1
+health_weight = 1
 [data]
 num_nodes = 50
 embedding_dim = 4
@@ -81,7 +83,11 @@ embedding_dim = 4
   for (uint64_t i = 0; i < 400; ++i) {
     const workload::Operation op = stream.At(i);
     const HttpCall c = RequestFor(op);
-    paths[op.kind] = std::string(c.path);
+    paths[op.kind] = std::string(c.method) + " " + std::string(c.path);
+    if (op.kind == OpKind::kHealth) {
+      EXPECT_TRUE(c.body.empty());
+      continue;
+    }
     const json::value body = json::parse(c.body);  // always valid JSON
     const json::object& o = body.as_object();
     switch (op.kind) {
@@ -97,13 +103,41 @@ embedding_dim = 4
       case OpKind::kTraversal: EXPECT_EQ(o.at("id").as_string(), op.target_id); break;
       case OpKind::kActivation: EXPECT_EQ(o.at("seeds").as_array()[0].as_string(), op.target_id); break;
       case OpKind::kConsolidation: EXPECT_TRUE(o.empty()); break;
+      case OpKind::kHealth: break;
     }
   }
-  const std::map<OpKind, std::string> want = {
-      {OpKind::kStore, "/episodes"},   {OpKind::kRecall, "/recall"},          {OpKind::kSemanticRecall, "/recall"},
-      {OpKind::kBlendedRecall, "/recall"}, {OpKind::kSearch, "/search"},      {OpKind::kPatternCompletion, "/complete"},
-      {OpKind::kTraversal, "/neighbors"}, {OpKind::kActivation, "/activate"}, {OpKind::kConsolidation, "/consolidate"}};
+  const std::map<OpKind, std::string> want = {{OpKind::kStore, "POST /api/v1/episodes"},
+                                              {OpKind::kRecall, "POST /api/v1/recall"},
+                                              {OpKind::kSemanticRecall, "POST /api/v1/recall"},
+                                              {OpKind::kBlendedRecall, "POST /api/v1/recall"},
+                                              {OpKind::kSearch, "POST /api/v1/search"},
+                                              {OpKind::kPatternCompletion, "POST /api/v1/complete"},
+                                              {OpKind::kTraversal, "POST /api/v1/neighbors"},
+                                              {OpKind::kActivation, "POST /api/v1/activate"},
+                                              {OpKind::kConsolidation, "POST /api/v1/consolidate"},
+                                              {OpKind::kHealth, "GET /health"}};
   EXPECT_EQ(paths, want);
+}
+
+TEST(RequestMappingTest, HealthIsABareGetOfSlashHealth) {
+  auto e = ParseEndpoint("http://127.0.0.1:7433");
+  ASSERT_TRUE(e.ok());
+  HttpDriverOptions o;
+  o.endpoint = *e;
+  const HttpDriver driver(o);
+  workload::Operation op;
+  op.kind = OpKind::kHealth;
+  Request r;
+  driver.Prepare(op, &r);
+  // No body, so no Content-Type or Content-Length; no space header.
+  EXPECT_EQ(r.wire, "GET /health HTTP/1.1\r\nHost: 127.0.0.1:7433\r\nUser-Agent: engram-loadtest\r\n\r\n");
+  // A POST keeps its framing headers.
+  op.kind = OpKind::kConsolidation;
+  op.space = "default";
+  driver.Prepare(op, &r);
+  EXPECT_TRUE(r.wire.starts_with("POST /api/v1/consolidate HTTP/1.1\r\n")) << r.wire;
+  EXPECT_NE(r.wire.find("X-Memory-Space: default\r\n"), std::string::npos) << r.wire;
+  EXPECT_NE(r.wire.find("Content-Length: 2\r\n\r\n{}"), std::string::npos) << r.wire;
 }
 
 TEST(JsonTextTest, EscapesStringsAndWritesWholeDoublesAsDoubles) {

@@ -247,8 +247,48 @@ TEST(OpStreamTest, PayloadsFitTheirKind) {
       case OpKind::kConsolidation:
         EXPECT_TRUE(op.query.empty());
         break;
+      case OpKind::kHealth:
+        ADD_FAILURE() << "Health has weight 0 in this scenario";
+        break;
     }
   }
+}
+
+// Adding a kind must not move any existing one: kinds of weight 0 (Health here, absent from
+// kAllKinds) take an empty interval at the end of the mix, so an explicit zero weight gives
+// the pinned stream.
+TEST(OpStreamTest, AZeroHealthWeightLeavesThePinnedStreamUnchanged) {
+  std::string text = kAllKinds;
+  text.replace(text.find("[operations.traversal]"), 0, "health_weight = 0\n");
+  const Scenario s = ParseWithSeed(text);
+  EXPECT_DOUBLE_EQ(s.weight(OpKind::kHealth), 0);
+  EXPECT_EQ(OpDigest(s, 20000), kPinnedOpDigest);
+}
+
+TEST(OpStreamTest, HealthOperationsCarryNoSpaceAndNoPayload) {
+  Scenario s = ParseWithSeed(kAllKinds);
+  s.weights = {};
+  s.weights[static_cast<int>(OpKind::kHealth)] = 1;
+  const OpStream only(s);
+  for (uint64_t i = 0; i < 500; ++i) {
+    const Operation op = only.At(i);
+    EXPECT_EQ(op.kind, OpKind::kHealth);
+    EXPECT_EQ(op.index, i);
+    EXPECT_TRUE(op.space.empty());
+    EXPECT_TRUE(op.query.empty());
+    EXPECT_FALSE(op.has_target);
+    EXPECT_FALSE(op.episode.has_value());
+  }
+  // Mixed in, Health shows up in proportion to its weight, after every other kind.
+  s = ParseWithSeed(kAllKinds);
+  double others = 0;
+  for (double w : s.weights) others += w;
+  s.weights[static_cast<int>(OpKind::kHealth)] = others;  // half of the mix
+  const OpStream mixed(s);
+  int health = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) health += mixed.KindAt(static_cast<uint64_t>(i)) == OpKind::kHealth;
+  EXPECT_NEAR(static_cast<double>(health) / n, 0.5, 0.02);
 }
 
 }  // namespace

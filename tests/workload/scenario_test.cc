@@ -47,7 +47,8 @@ TEST(ScenarioTest, EveryShippedScenarioParses) {
        {"m17_baseline.toml", "competitive/hybrid_production_100k.toml",
         "competitive/qdrant_ann_1m_768d.toml", "competitive/neo4j_traversal_100k.toml",
         "competitive/milvus_ann_10m_768d.toml", "production/diurnal.toml", "production/burst.toml",
-        "scaling/ramp_to_break.toml", "legacy/m17_legacy_schema.toml"}) {
+        "scaling/ramp_to_break.toml", "legacy/m17_legacy_schema.toml",
+        "capacity/health_only.toml"}) {
     const std::string path = std::string(ENGRAM_SCENARIOS_DIR) + "/" + want;
     EXPECT_NE(std::find(files.begin(), files.end(), path), files.end()) << "missing " << want;
   }
@@ -410,6 +411,30 @@ ef = 200
   EXPECT_DOUBLE_EQ(s.op_params(OpKind::kPatternCompletion).completion_fraction, 0.5);
 }
 
+TEST(ScenarioTest, HealthWeightNeedsNoDatasetAndTakesNoParameters) {
+  const Scenario s = ParseOk(R"(name = "h"
+description = "d"
+[arrival]
+pattern = "constant"
+rate = 1000.0
+[operations]
+health_weight = 1
+[operations.health]
+[data]
+num_nodes = 0
+preload = false
+)");
+  EXPECT_DOUBLE_EQ(s.weight(OpKind::kHealth), 1);
+  EXPECT_EQ(OpKindKeyStem(OpKind::kHealth), "health");
+  EXPECT_EQ(s.data.num_nodes, 0u);
+  // Health has no parameters: any key in its table is unknown, and the error names the kinds.
+  const std::string msg = ParseError(std::string(kMinimal) + "health_weight = 1\n[operations.health]\nk = 3\n");
+  EXPECT_NE(msg.find("operations.health.k"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("test.toml:10:"), std::string::npos) << msg;
+  const std::string typo = ParseError(std::string(kMinimal) + "helth_weight = 1\n");
+  EXPECT_NE(typo.find("health"), std::string::npos) << typo;
+}
+
 TEST(ScenarioTest, ContentHashIsFnv1aOfTheFileBytes) {
   const Scenario s = ParseOk(kMinimal);
   EXPECT_EQ(s.content_hash, Fnv1a64Hex(kMinimal));
@@ -424,9 +449,10 @@ TEST(ScenarioTest, MissingFileIsNotFound) {
 }
 
 TEST(ScenarioTest, OpKindNamesAreThoseOfTheResultFile) {
-  const std::vector<std::string> expected = {"Store",         "Recall",     "SemanticRecall",
-                                             "BlendedRecall", "Search",     "PatternCompletion",
-                                             "Traversal",     "Activation", "Consolidation"};
+  const std::vector<std::string> expected = {
+      "Store",     "Recall",     "SemanticRecall", "BlendedRecall", "Search", "PatternCompletion",
+      "Traversal", "Activation", "Consolidation",  "Health"};
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kNumOpKinds));
   for (int i = 0; i < kNumOpKinds; ++i) {
     EXPECT_EQ(OpKindName(kAllOpKinds[i]), expected[i]);
     EXPECT_EQ(OpKindFromName(expected[i]), kAllOpKinds[i]);
