@@ -13,6 +13,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The log exists before the server starts: the background job opens it for writing only when
+# it gets to run, and a `sed` of a missing file would end this script under set -e.
+: > "$work/server.log"
 "$engram_bin" start --in-memory --port 0 --no-consolidation > "$work/server.log" 2>&1 &
 server_pid=$!
 port=""
