@@ -191,13 +191,30 @@ echo "Server:   ${server_cmd[*]} (pid $server_pid)"
 echo "Clients:  taskset -c 1 (wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), $loadtest_bin)"
 echo "Load average at start: $load_start"
 
-# wrk_run ROUND: one wrk run; sets wrk_result to "req_per_sec p50_ms p99_ms".
+# children_cpu_seconds FILE: writes the user + system CPU seconds of this shell's finished
+# children (bash's `times`, second line) to FILE. Run in this shell, not a subshell.
+children_cpu_seconds() {
+  times >"$1.times"
+  awk 'NR == 2 {
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] }
+    printf "%.3f\n", t
+  }' "$1.times" >"$1"
+}
+
+# wrk_run ROUND: one wrk run; sets wrk_result to "req_per_sec p50_ms p99_ms cpu_percent".
 wrk_result=""
 wrk_run() {
-  local round=$1 out="$steps_dir/wrk_r$1.txt"
+  local round=$1 out="$steps_dir/wrk_r$1.txt" cpu0 cpu1 t0 t1
+  children_cpu_seconds "$steps_dir/cpu0"
+  t0=$(date +%s.%N)
   taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency "$url/health" >"$out" 2>&1 ||
     perf_die 3 "wrk failed in round $round (see $out)"
-  wrk_result=$(awk '
+  t1=$(date +%s.%N)
+  children_cpu_seconds "$steps_dir/cpu1"
+  cpu0=$(cat "$steps_dir/cpu0")
+  cpu1=$(cat "$steps_dir/cpu1")
+  wrk_result=$(awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" '
     function ms(v) {
       if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000
       if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0
@@ -207,7 +224,7 @@ wrk_run() {
     $1 == "Requests/sec:" { rps = $2 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
-    END { if (rps == "") exit 1; printf "%s %.3f %.3f\n", rps, p50, p99 }
+    END { if (rps == "") exit 1; printf "%s %.3f %.3f %.1f\n", rps, p50, p99, 100 * (c1 - c0) / (t1 - t0) }
   ' "$out") || perf_die 3 "cannot read Requests/sec from wrk's output ($out)"
 }
 
@@ -299,8 +316,8 @@ rows=()
 for ((round = 1; round <= rounds; round++)); do
   echo "--- round $round of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg)) ---"
   wrk_run "$round"
-  read -r w_rps w_p50 w_p99 <<<"$wrk_result"
-  printf '  wrk      %8.0f req/s (latency P50 %s ms, P99 %s ms)\n' "$w_rps" "$w_p50" "$w_p99"
+  read -r w_rps w_p50 w_p99 w_cpu <<<"$wrk_result"
+  printf '  wrk      %8.0f req/s (latency P50 %s ms, P99 %s ms, CPU %s%%)\n' "$w_rps" "$w_p50" "$w_p99" "$w_cpu"
   lt_search "$round"
   read -r l_rate l_ach l_p50 l_p99 l_lag l_cpu l_glag l_steps <<<"$search_result"
   printf '  loadtest highest sustained: %s ops/s (%s steps)\n' "$l_rate" "$l_steps"
@@ -308,17 +325,17 @@ for ((round = 1; round <= rounds; round++)); do
   at_wrk=$(awk -v r="$w_rps" 'BEGIN { printf "%d", r }')
   lt_run "$round" "$at_wrk" at-wrk
   read -r x_ach _ _ x_lag _ x_cpu _ _ <<<"$step_figures"
-  rows+=("$round $w_rps $w_p50 $w_p99 $l_rate $l_ach $l_p50 $l_p99 $l_lag $l_cpu $l_glag $l_steps $at_wrk $x_ach $x_lag $x_cpu")
+  rows+=("$round $w_rps $w_p50 $w_p99 $l_rate $l_ach $l_p50 $l_p99 $l_lag $l_cpu $l_glag $l_steps $at_wrk $x_ach $x_lag $x_cpu $w_cpu")
 done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The table, the JSON and the markdown, from the rows.
-table_header='| round | wrk req/s | wrk P50 ms | wrk P99 ms | loadtest sustained ops/s | loadtest P50 ms | loadtest P99 ms | schedule lag P99 ms | generator lag P99 ms | loadtest CPU % | loadtest / wrk | loadtest at wrk rate: achieved, lag P99 ms, CPU % |'
-table_rule='|---|---|---|---|---|---|---|---|---|---|---|---|'
+table_header='| round | wrk req/s | wrk P50 ms | wrk P99 ms | wrk CPU % | loadtest sustained ops/s | loadtest P50 ms | loadtest P99 ms | schedule lag P99 ms | generator lag P99 ms | loadtest CPU % | loadtest / wrk | loadtest at wrk rate: achieved, lag P99 ms, CPU % |'
+table_rule='|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 table=$(printf '%s\n' "${rows[@]}" | awk '{
   ratio = ($2 > 0) ? $5 / $2 : 0
-  printf "| %d | %.0f | %.3f | %.3f | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.2f | %.0f, %.1f, %.0f |\n",
-    $1, $2, $3, $4, $5, $7, $8, $9, $11, $10, ratio, $14, $15, $16
+  printf "| %d | %.0f | %.3f | %.3f | %.0f | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.2f | %.0f, %.1f, %.0f |\n",
+    $1, $2, $3, $4, $17, $5, $7, $8, $9, $11, $10, ratio, $14, $15, $16
 }')
 echo
 echo "$table_header"
@@ -345,7 +362,7 @@ printf '%s\n' "${rows[@]}" | jq -R -s \
     sustained_means: "schedule lag P99 < 1 ms, 0 errors, achieved >= 99% of target (a failed step is run twice)",
     rounds: [split("\n")[] | select(length > 0) | split(" ") | map(tonumber) | {
       round: .[0],
-      wrk: {requests_per_sec: .[1], p50_ms: .[2], p99_ms: .[3]},
+      wrk: {requests_per_sec: .[1], p50_ms: .[2], p99_ms: .[3], cpu_percent: .[16]},
       loadtest: {sustained_ops_per_sec: .[4], achieved_ops_per_sec: .[5], p50_ms: .[6], p99_ms: .[7],
                  schedule_lag_p99_ms: .[8], generator_cpu_percent: .[9], generator_lag_p99_ms: .[10],
                  steps: .[11]},
