@@ -266,47 +266,39 @@ lt_step() {
   fi
 }
 
+# search_try ROUND RATE: one step of lt_search, in its variables: counts the step and moves lo
+# (with best) to RATE when the step passes, hi when it fails.
+search_try() {
+  lt_step "$1" "$2"
+  steps=$((steps + 1))
+  if [[ $step_verdict == pass ]]; then
+    lo=$2
+    best="$2 $(awk '{print $1, $2, $3, $4, $6, $7}' <<<"$step_figures")"
+  else
+    hi=$2
+  fi
+}
+
 # lt_search ROUND: the highest sustained rate. Sets search_result to "rate achieved p50 p99
 # lag cpu generator_lag steps" of the highest passing step (rate 0 when none passed).
 search_result=""
 lt_search() {
   local round=$1 rate=$start_rate lo=0 hi=0 best="0 0 0 0 0 0 0" steps=0 i
+  # Double from the start rate until a step fails.
   for ((i = 0; i < max_ladder; i++)); do
-    lt_step "$round" "$rate"
-    steps=$((steps + 1))
-    if [[ $step_verdict == pass ]]; then
-      lo=$rate
-      best="$rate $(awk '{print $1, $2, $3, $4, $6, $7}' <<<"$step_figures")"
-      rate=$((rate * 2))
-    else
-      hi=$rate
-      break
-    fi
+    search_try "$round" "$rate"
+    [[ $step_verdict == pass ]] || break
+    rate=$((rate * 2))
   done
   # Even the first rate failed: halve until a step passes (not below 100 ops/s).
   while ((lo == 0 && hi > 100 && i < max_ladder)); do
-    rate=$((hi / 2))
-    lt_step "$round" "$rate"
-    steps=$((steps + 1))
+    search_try "$round" $((hi / 2))
     i=$((i + 1))
-    if [[ $step_verdict == pass ]]; then
-      lo=$rate
-      best="$rate $(awk '{print $1, $2, $3, $4, $6, $7}' <<<"$step_figures")"
-    else
-      hi=$rate
-    fi
   done
+  # Bisect between the last pass and the first failure.
   if ((hi > 0 && lo > 0)); then
     for ((i = 0; i < max_bisect && hi * 100 > lo * 103; i++)); do
-      rate=$(((lo + hi) / 2))
-      lt_step "$round" "$rate"
-      steps=$((steps + 1))
-      if [[ $step_verdict == pass ]]; then
-        lo=$rate
-        best="$rate $(awk '{print $1, $2, $3, $4, $6, $7}' <<<"$step_figures")"
-      else
-        hi=$rate
-      fi
+      search_try "$round" $(((lo + hi) / 2))
     done
   fi
   search_result="$best $steps"
