@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
   size_t ef_search = engine_options.default_space.hnsw.ef_search;
   size_t ef_construction = engine_options.default_space.hnsw.ef_construction;
   size_t m = engine_options.default_space.hnsw.m;
+  int vector_bits = static_cast<int>(engine_options.default_space.hnsw.precision);
 
   CLI::App* start = app.add_subcommand("start", "Start the server (stops cleanly on SIGTERM or SIGINT)");
   start->add_option("--port", server_options.port, "TCP port (0 = any free port)")->capture_default_str();
@@ -105,6 +106,11 @@ int main(int argc, char** argv) {
   start->add_option("--hnsw-m", m, "HNSW graph degree")->capture_default_str();
   start->add_option("--ef-construction", ef_construction, "HNSW insert list size")->capture_default_str();
   start->add_option("--ef-search", ef_search, "HNSW default search list size")->capture_default_str();
+  start->add_option("--vector-bits", vector_bits,
+                    "Bits per value of the vectors the HNSW index keeps (16: binary16, half the memory "
+                    "traffic; 32: float). Stored spaces keep the precision they were created with")
+      ->check(CLI::IsMember({16, 32}))
+      ->capture_default_str();
   start->add_option("--bulk-parallelism", engine_options.bulk_parallelism, "Index threads per batch insert")->capture_default_str();
   start->add_flag("--no-consolidation", no_consolidation, "Do not consolidate in the background");
   start->add_option("--inject-delay", inject_delay,
@@ -117,6 +123,7 @@ int main(int argc, char** argv) {
   engine_options.default_space.hnsw.m = m;
   engine_options.default_space.hnsw.ef_construction = ef_construction;
   engine_options.default_space.hnsw.ef_search = ef_search;
+  engine_options.default_space.hnsw.precision = static_cast<engram::index::VectorPrecision>(vector_bits);
   server_options.request_timeout = std::chrono::milliseconds(timeout_ms);
   return Start(engine_options, server_options, inject_delay, inject_stall);
 }

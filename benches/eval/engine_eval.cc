@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   size_t n = 100000, queries = 1000, k = 10, efc = 200;
   std::vector<size_t> efs{engram::index::HnswOptions{}.ef_search}, ms{engram::index::HnswOptions{}.m};
   int dim = 768;
+  int precision = static_cast<int>(engram::index::HnswOptions{}.precision);
   double std_dev = -1;
   std::string scenario_path = "scenarios/competitive/hybrid_production_100k.toml";
   app.add_option("--n", n, "episodes")->capture_default_str();
@@ -91,6 +92,9 @@ int main(int argc, char** argv) {
   app.add_option("--ef", efs, "HNSW search list sizes, comma separated")->delimiter(',')->capture_default_str();
   app.add_option("--m", ms, "HNSW degrees, comma separated (each builds both indexes)")->delimiter(',')->capture_default_str();
   app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
+  app.add_option("--precision", precision, "bits per value of the engine index's stored vectors (bare hnswlib: 32)")
+      ->check(CLI::IsMember({16, 32}))
+      ->capture_default_str();
   app.add_option("--std-dev", std_dev,
                  "replace the distribution's per-component noise (clustered/hot_spot); <0 keeps the scenario's")
       ->capture_default_str();
@@ -110,11 +114,11 @@ int main(int argc, char** argv) {
   std::string list_ef, list_m;
   for (size_t e : efs) list_ef += (list_ef.empty() ? "" : ",") + std::to_string(e);
   for (size_t m : ms) list_m += (list_m.empty() ? "" : ",") + std::to_string(m);
-  std::printf("engine_eval: %zu x %d-d (%s, %s std_dev %.3g), %zu queries, k=%zu, ef=%s, M=%s, ef_construction=%zu, simd %s\n",
+  std::printf("engine_eval: %zu x %d-d (%s, %s std_dev %.3g), %zu queries, k=%zu, ef=%s, M=%s, ef_construction=%zu, engine index float%d, simd %s\n",
               n, dim, scenario_path.c_str(),
               std::string(engram::workload::DistributionKindName(scenario->data.distribution.kind)).c_str(),
               scenario->data.distribution.std_dev, queries, k, list_ef.c_str(), list_m.c_str(), efc,
-              engram::kernels::DispatchedTargetName());
+              precision, engram::kernels::DispatchedTargetName());
 
   // Generate the data (two threads: each node is independent).
   std::vector<float> data((n + queries) * static_cast<size_t>(dim));
@@ -160,6 +164,7 @@ int main(int argc, char** argv) {
     eo.default_space.hnsw.ef_construction = efc;
     eo.default_space.hnsw.ef_search = efs.front();
     eo.default_space.hnsw.initial_capacity = n + 16;
+    eo.default_space.hnsw.precision = static_cast<engram::index::VectorPrecision>(precision);
     eo.background_consolidation = false;
     auto engine = engram::Engine::Open(eo).value();
     engram::Space* space = engine->GetSpace("default").value();

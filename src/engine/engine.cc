@@ -36,12 +36,14 @@ std::string HexName(const std::string& name) {
 std::string EncodeSpaceOptions(const SpaceOptions& o) {
   std::ostringstream out;
   out << "dim=" << o.dim << ";m=" << o.hnsw.m << ";ef_construction=" << o.hnsw.ef_construction
-      << ";ef_search=" << o.hnsw.ef_search;
+      << ";ef_search=" << o.hnsw.ef_search << ";vector_bits=" << static_cast<int>(o.hnsw.precision);
   return out.str();
 }
 
 Result<SpaceOptions> DecodeSpaceOptions(std::string_view text, const SpaceOptions& defaults) {
   SpaceOptions o = defaults;
+  // Spaces stored before vector_bits existed kept float32 vectors in their index snapshots.
+  o.hnsw.precision = index::VectorPrecision::kFloat32;
   while (!text.empty()) {
     const size_t semi = text.find(';');
     std::string_view item = text.substr(0, semi);
@@ -58,6 +60,10 @@ Result<SpaceOptions> DecodeSpaceOptions(std::string_view text, const SpaceOption
     else if (key == "m") o.hnsw.m = v;
     else if (key == "ef_construction") o.hnsw.ef_construction = v;
     else if (key == "ef_search") o.hnsw.ef_search = v;
+    else if (key == "vector_bits") {
+      if (v != 16 && v != 32) return Status::DataLoss("space option vector_bits is ", v, ", not 16 or 32");
+      o.hnsw.precision = static_cast<index::VectorPrecision>(v);
+    }
   }
   return o;
 }

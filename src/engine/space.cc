@@ -616,8 +616,7 @@ Space::Ranked Space::EpisodicRecall(const float* cue, const RecallQuery& query) 
   RecallResult& result = ranked.result;
   result.mode = RecallMode::kEpisodic;
   const size_t want = std::max<size_t>(query.k * 2, 16);
-  std::vector<index::Neighbor> hits = index_->Search(cue, want, query.ef);
-  std::erase_if(hits, [&](const index::Neighbor& h) { return !IsLive(h.slot); });
+  std::vector<index::Neighbor> hits = IndexSearch(cue, want, query.ef);
 
   std::unordered_map<uint32_t, size_t> pos;  // slot -> position in the arrays below
   std::vector<uint32_t> slots;
@@ -823,11 +822,20 @@ Result<std::vector<SearchHit>> Space::Search(std::span<const float> query, size_
   std::vector<float> q(options_.dim);
   Normalise(query.data(), q.data());
   std::vector<SearchHit> out;
-  for (const auto& h : index_->Search(q.data(), k, ef)) {
-    if (!IsLive(h.slot)) continue;
-    out.push_back({(*meta_)[h.slot].id, h.similarity});
-  }
+  for (const auto& h : IndexSearch(q.data(), k, ef)) out.push_back({(*meta_)[h.slot].id, h.similarity});
   return out;
+}
+
+std::vector<index::Neighbor> Space::IndexSearch(const float* q, size_t k, int ef) const {
+  std::vector<index::Neighbor> hits = index_->Search(q, k, ef);
+  std::erase_if(hits, [&](const index::Neighbor& h) { return !IsLive(h.slot); });
+  if (options_.hnsw.precision != index::VectorPrecision::kFloat32) {
+    for (auto& h : hits) h.similarity = kernels::Dot(q, embeddings_.Row(h.slot), options_.dim);
+    std::stable_sort(hits.begin(), hits.end(), [](const index::Neighbor& a, const index::Neighbor& b) {
+      return a.similarity > b.similarity;
+    });
+  }
+  return hits;
 }
 
 Result<CompletionResult> Space::Complete(const CompletionCue& cue) const {

@@ -116,6 +116,10 @@ class Space {
   void Normalise(const float* in, float* out) const;
   Result<uint32_t> SlotOf(const std::string& id) const;
   bool IsLive(uint32_t slot) const;
+  // The vector index's hits for the unit vector `q` (k of them, list size ef), live slots only,
+  // with exact float similarities from the stored embeddings and ordered by them: an index that
+  // stores binary16 reports similarities about 1e-5 off, which may swap near ties.
+  std::vector<index::Neighbor> IndexSearch(const float* q, size_t k, int ef) const;
   void AddEdge(uint32_t a, uint32_t b, float weight);
   std::vector<Edge> EdgesOf(uint32_t slot) const;
   // Spreading activation from (slot, initial activation) seeds over `hops` steps.

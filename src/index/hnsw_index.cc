@@ -50,24 +50,46 @@ void* realloc(void* block, size_t size) {
 
 namespace engram::index {
 
-// hnswlib's SpaceInterface over our dispatched inner product: distance = 1 - dot.
+// hnswlib's SpaceInterface over our dispatched inner products: distance = 1 - dot, of float32
+// or binary16 records.
 class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
  public:
-  explicit Space(size_t dim) : dim_(dim) {}
-  size_t get_data_size() override { return dim_ * sizeof(float); }
-  hnswlib::DISTFUNC<float> get_dist_func() override { return &Distance; }
+  Space(size_t dim, VectorPrecision precision) : dim_(dim), precision_(precision) {}
+  size_t get_data_size() override { return dim_ * ElementBytes(precision_); }
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return precision_ == VectorPrecision::kFloat16 ? &DistanceHalf : &DistanceFloat;
+  }
   void* get_dist_func_param() override { return &dim_; }
 
- private:
-  static float Distance(const void* a, const void* b, const void* param) {
+  static size_t ElementBytes(VectorPrecision p) { return p == VectorPrecision::kFloat16 ? 2 : 4; }
+  static float DistanceFloat(const void* a, const void* b, const void* param) {
     const size_t dim = *static_cast<const size_t*>(param);
     return 1.0f - kernels::Dot(static_cast<const float*>(a), static_cast<const float*>(b), dim);
   }
+  static float DistanceHalf(const void* a, const void* b, const void* param) {
+    const size_t dim = *static_cast<const size_t*>(param);
+    return 1.0f - kernels::DotHalf(static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), dim);
+  }
+
+ private:
   size_t dim_;
+  VectorPrecision precision_;
 };
 
+const void* HnswIndex::Stored(const float* vec, std::vector<uint16_t>* half) const {
+  if (options_.precision == VectorPrecision::kFloat32) return vec;
+  half->resize(dim_);
+  kernels::ToHalf(vec, dim_, half->data());
+  return half->data();
+}
+
+float HnswIndex::Distance(const void* a, const void* b) const {
+  return options_.precision == VectorPrecision::kFloat16 ? Space::DistanceHalf(a, b, &dim_)
+                                                          : Space::DistanceFloat(a, b, &dim_);
+}
+
 HnswIndex::HnswIndex(size_t dim, const HnswOptions& options)
-    : dim_(dim), options_(options), space_(std::make_unique<Space>(dim)) {
+    : dim_(dim), options_(options), space_(std::make_unique<Space>(dim, options.precision)) {
   hnsw_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
       space_.get(), std::max<size_t>(options.initial_capacity, 16), options.m,
       options.ef_construction, options.random_seed);
@@ -97,11 +119,13 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
   // ConcurrentAddAndSearchKeepEveryVector to segfault (it did once), and forcing that
   // interleaving with sleeps in a copy of the header faults every time. Once an entry point
   // exists no insert takes that branch again, so only the first one needs the exclusive lock.
+  std::vector<uint16_t> half;
+  const void* stored = Stored(vec, &half);
   if (!has_entry_point_.load(std::memory_order_acquire)) {
     std::unique_lock lock(grow_mu_);
     if (hnsw_->cur_element_count == 0) {
       try {
-        hnsw_->addPoint(vec, slot, -1);
+        hnsw_->addPoint(stored, slot, -1);
       } catch (const std::runtime_error& e) {
         return Status::Internal("vector index insert failed: ", e.what());
       }
@@ -117,7 +141,7 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
     GrowIfFull();
     std::shared_lock lock(grow_mu_);
     try {
-      hnswlib::tableint internal = hnsw_->addPoint(vec, slot, -1);
+      hnswlib::tableint internal = hnsw_->addPoint(stored, slot, -1);
       if (links != nullptr) {
         links->clear();
         std::unique_lock node_lock(hnsw_->link_list_locks_[internal]);
@@ -125,9 +149,8 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
         const int n = hnsw_->getListCount(list);
         const hnswlib::tableint* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
         for (int i = 0; i < n; ++i) {
-          const float* other = reinterpret_cast<const float*>(hnsw_->getDataByInternalId(ids[i]));
           links->push_back({static_cast<uint32_t>(hnsw_->getExternalLabel(ids[i])),
-                            kernels::Dot(vec, other, dim_)});
+                            1.0f - Distance(stored, hnsw_->getDataByInternalId(ids[i]))});
         }
       }
       return Status::Ok();
@@ -140,9 +163,11 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
   return Status::ResourceExhausted("vector index could not grow to take slot ", slot);
 }
 
-std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, int ef) const {
+std::vector<Neighbor> HnswIndex::Search(const float* query_vec, size_t k, int ef) const {
   std::vector<Neighbor> out;
   if (k == 0) return out;
+  std::vector<uint16_t> half;
+  const void* query = Stored(query_vec, &half);
   std::shared_lock lock(grow_mu_);
   if (hnsw_->cur_element_count == 0) return out;
   const size_t list_size = std::max<size_t>(ef > 0 ? static_cast<size_t>(ef) : options_.ef_search, k);
@@ -156,7 +181,7 @@ std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, int ef) co
   const hnswlib::tableint current_entry = hnsw_->enterpoint_node_;
   if (current_entry == static_cast<hnswlib::tableint>(-1)) return out;  // first insert in flight
   hnswlib::tableint current = current_entry;
-  float current_dist = 1.0f - kernels::Dot(query, reinterpret_cast<const float*>(hnsw_->getDataByInternalId(current)), dim_);
+  float current_dist = Distance(query, hnsw_->getDataByInternalId(current));
   for (int level = hnsw_->element_levels_[current]; level > 0; --level) {
     bool changed = true;
     while (changed) {
@@ -165,7 +190,7 @@ std::vector<Neighbor> HnswIndex::Search(const float* query, size_t k, int ef) co
       const int n = hnsw_->getListCount(list);
       const hnswlib::tableint* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
       for (int i = 0; i < n; ++i) {
-        const float d = 1.0f - kernels::Dot(query, reinterpret_cast<const float*>(hnsw_->getDataByInternalId(ids[i])), dim_);
+        const float d = Distance(query, hnsw_->getDataByInternalId(ids[i]));
         if (d < current_dist) {
           current_dist = d;
           current = ids[i];
@@ -230,15 +255,16 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, size
                                                    const HnswOptions& options) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return Status::NotFound("no index snapshot at ", path);
-  auto index = std::unique_ptr<HnswIndex>(new HnswIndex(dim, HnswOptions{options.m, options.ef_construction, options.ef_search, 16, options.random_seed}));
+  auto index = std::unique_ptr<HnswIndex>(new HnswIndex(dim, HnswOptions{options.m, options.ef_construction, options.ef_search, 16, options.random_seed, options.precision}));
   try {
     auto loaded = std::make_unique<hnswlib::HierarchicalNSW<float>>(index->space_.get(), path);
     // hnswlib takes the vector size from the space, not the file; the per-element record
     // size in the file tells whether the dimensions agree.
     const size_t stored = loaded->size_data_per_element_ - loaded->size_links_level0_ - sizeof(hnswlib::labeltype);
-    if (stored != dim * sizeof(float)) {
-      return Status::DataLoss("index snapshot ", path, " holds vectors of ",
-                              stored / sizeof(float), " dimensions, expected ", dim);
+    const size_t element = Space::ElementBytes(options.precision);
+    if (stored != dim * element) {
+      return Status::DataLoss("index snapshot ", path, " holds vector records of ", stored,
+                              " bytes, expected ", dim, " dimensions of ", element, " bytes");
     }
     index->hnsw_ = std::move(loaded);
     index->hnsw_->setEf(options.ef_search);

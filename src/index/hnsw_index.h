@@ -27,6 +27,14 @@ template <typename T> class HierarchicalNSW;
 
 namespace engram::index {
 
+// How the index stores its copy of each vector. Distances read every stored byte of the
+// vectors they compare, and at 768 dimensions most of an insert's or a search's time is those
+// reads (docs/engine_performance.md), so binary16 storage (half the bytes) is the default.
+// Rounding to binary16 changes a unit-vector dot product by about 1e-5 (kernels::ToHalf).
+// Queries are rounded the same way, so reported similarities carry that error too; the engine
+// re-scores its results from the exact float embeddings it keeps.
+enum class VectorPrecision : uint8_t { kFloat32 = 32, kFloat16 = 16 };
+
 struct HnswOptions {
   size_t m = 16;                 // graph degree (hnswlib M); level 0 keeps 2*m links
   size_t ef_construction = 128;  // candidate list size while inserting
@@ -36,6 +44,7 @@ struct HnswOptions {
   size_t ef_search = 96;
   size_t initial_capacity = 1024;
   uint64_t random_seed = 100;    // hnswlib's level generator seed
+  VectorPrecision precision = VectorPrecision::kFloat16;
 };
 
 struct Neighbor {
@@ -51,12 +60,13 @@ class HnswIndex {
   HnswIndex& operator=(const HnswIndex&) = delete;
 
   // Inserts `vec` (dim floats, unit length) under `slot`. If `links` is not null, it receives
-  // the new node's level-0 neighbours chosen by the HNSW heuristic, with their similarity:
-  // the engine uses them as association edges, so a remember does not search twice.
+  // the new node's level-0 neighbours chosen by the HNSW heuristic, with their similarity
+  // (computed at the index's precision): the engine uses them as association edges, so a
+  // remember does not search twice.
   Status Add(uint32_t slot, const float* vec, std::vector<Neighbor>* links = nullptr);
 
-  // Up to k neighbours of `query`, most similar first. ef <= 0 means the default ef_search;
-  // the effective list size is max(ef, k).
+  // Up to k neighbours of `query`, most similar first, similarities at the index's precision.
+  // ef <= 0 means the default ef_search; the effective list size is max(ef, k).
   std::vector<Neighbor> Search(const float* query, size_t k, int ef = 0) const;
 
   // Excludes `slot` from future results (hnswlib keeps the node as a routing point).
@@ -77,6 +87,9 @@ class HnswIndex {
  private:
   class Space;
   void GrowIfFull();
+  // `vec` in the stored format: itself (float32), or rounded into `half` (float16).
+  const void* Stored(const float* vec, std::vector<uint16_t>* half) const;
+  float Distance(const void* a, const void* b) const;  // 1 - dot, in the stored format
 
   size_t dim_;
   HnswOptions options_;

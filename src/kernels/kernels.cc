@@ -87,6 +87,48 @@ float DotKernel(const float* HWY_RESTRICT a, const float* HWY_RESTRICT b, size_t
 
 float SquaredNormKernel(const float* a, size_t n) { return DotKernel(a, a, n); }
 
+// binary16 <-> float. Highway's DemoteTo rounds to nearest even with F16C (AVX2 and AVX-512
+// targets) but truncates in its SSE4 emulation, so targets without F16C use the scalar
+// conversion, which is the definition; PromoteTo is exact on every target.
+using DH = hn::Rebind<hwy::float16_t, DF>;
+
+void ToHalfKernel(const float* HWY_RESTRICT a, size_t n, uint16_t* HWY_RESTRICT out) {
+#if HWY_TARGET <= HWY_AVX2
+  const DF d;
+  const DH dh;
+  const size_t N = hn::Lanes(d);
+  auto* h = reinterpret_cast<hwy::float16_t*>(out);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::DemoteTo(dh, hn::LoadU(d, a + i)), dh, h + i);
+  if (i < n) StorePartial(dh, hn::DemoteTo(dh, LoadPartial(d, a + i, n - i)), h + i, n - i);
+#else
+  scalar::ToHalf(a, n, out);
+#endif
+}
+
+float DotHalfKernel(const uint16_t* HWY_RESTRICT a, const uint16_t* HWY_RESTRICT b, size_t n) {
+  const DF d;
+  const DH dh;
+  const size_t N = hn::Lanes(d);
+  const auto* ha = reinterpret_cast<const hwy::float16_t*>(a);
+  const auto* hb = reinterpret_cast<const hwy::float16_t*>(b);
+  auto load = [&](const hwy::float16_t* p) { return hn::PromoteTo(d, hn::LoadU(dh, p)); };
+  VF s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::MulAdd(load(ha + i), load(hb + i), s0);
+    s1 = hn::MulAdd(load(ha + i + N), load(hb + i + N), s1);
+    s2 = hn::MulAdd(load(ha + i + 2 * N), load(hb + i + 2 * N), s2);
+    s3 = hn::MulAdd(load(ha + i + 3 * N), load(hb + i + 3 * N), s3);
+  }
+  for (; i + N <= n; i += N) s0 = hn::MulAdd(load(ha + i), load(hb + i), s0);
+  if (i < n) {
+    s1 = hn::MulAdd(hn::PromoteTo(d, LoadPartial(dh, ha + i, n - i)),
+                    hn::PromoteTo(d, LoadPartial(dh, hb + i, n - i)), s1);
+  }
+  return ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
+}
+
 // Multiplies a[0..n) by `factor` in place.
 void ScaleInPlace(float* HWY_RESTRICT a, size_t n, float factor) {
   const DF d;
@@ -413,6 +455,8 @@ namespace engram::kernels {
 
 HWY_EXPORT(DotKernel);
 HWY_EXPORT(SquaredNormKernel);
+HWY_EXPORT(ToHalfKernel);
+HWY_EXPORT(DotHalfKernel);
 HWY_EXPORT(NormalizeKernel);
 HWY_EXPORT(BatchDotKernel);
 HWY_EXPORT(BatchDotPtrsKernel);
@@ -431,6 +475,12 @@ float SquaredNorm(const float* a, size_t n) {
 }
 
 float Normalize(float* a, size_t n) { return HWY_DYNAMIC_DISPATCH(NormalizeKernel)(a, n); }
+
+void ToHalf(const float* a, size_t n, uint16_t* out) { HWY_DYNAMIC_DISPATCH(ToHalfKernel)(a, n, out); }
+
+float DotHalf(const uint16_t* a, const uint16_t* b, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotHalfKernel)(a, b, n);
+}
 
 void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {
   HWY_DYNAMIC_DISPATCH(BatchDotKernel)(query, rows, count, dim, out);

@@ -3,6 +3,7 @@
 // The SIMD kernels in kernels.cc are tested against these.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/kernels.h"
 
@@ -31,6 +32,27 @@ float Normalize(float* a, size_t n) {
   if (norm == 0.0) return 0.0f;
   for (size_t i = 0; i < n; ++i) a[i] = static_cast<float>(a[i] / norm);
   return static_cast<float>(norm);
+}
+
+// _Float16 (GCC 12 and Clang 15 on x86-64) converts with IEEE round-to-nearest-even, in
+// software where the CPU has no F16C: the definition the SIMD kernel must match bit for bit.
+void ToHalf(const float* a, size_t n, uint16_t* out) {
+  for (size_t i = 0; i < n; ++i) {
+    const _Float16 h = static_cast<_Float16>(a[i]);
+    std::memcpy(&out[i], &h, sizeof(h));
+  }
+}
+
+float HalfToFloat(uint16_t bits) {
+  _Float16 h;
+  std::memcpy(&h, &bits, sizeof(h));
+  return static_cast<float>(h);
+}
+
+float DotHalf(const uint16_t* a, const uint16_t* b, size_t n) {
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += static_cast<double>(HalfToFloat(a[i])) * HalfToFloat(b[i]);
+  return static_cast<float>(sum);
 }
 
 void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {

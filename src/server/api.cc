@@ -362,16 +362,19 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       auto body = ParseJson(req.body);
       if (!body.ok()) return Error(body.error());
       Fields f(body->as_object());
-      if (Status st = f.OnlyKnown({"name", "dim", "m", "ef_construction", "ef_search"}); !st.ok()) return Error(st);
+      if (Status st = f.OnlyKnown({"name", "dim", "m", "ef_construction", "ef_search", "vector_bits"}); !st.ok()) return Error(st);
       SpaceOptions so = engine_->options().default_space;
       auto name = f.String("name", true);
       auto dim = f.Int("dim", so.dim, 1, 65536);
       auto m = f.Int("m", static_cast<int64_t>(so.hnsw.m), 2, 128);
       auto efc = f.Int("ef_construction", static_cast<int64_t>(so.hnsw.ef_construction), 8, 4096);
       auto efs = f.Int("ef_search", static_cast<int64_t>(so.hnsw.ef_search), 1, 100000);
-      for (const Status& st : {name.error(), dim.error(), m.error(), efc.error(), efs.error()}) {
+      auto bits = f.Int("vector_bits", static_cast<int64_t>(so.hnsw.precision), 16, 32);
+      for (const Status& st : {name.error(), dim.error(), m.error(), efc.error(), efs.error(), bits.error()}) {
         if (!st.ok()) return Error(st);
       }
+      if (*bits != 16 && *bits != 32) return Error(Status::InvalidArgument("vector_bits must be 16 or 32"));
+      so.hnsw.precision = static_cast<index::VectorPrecision>(*bits);
       so.dim = static_cast<uint32_t>(*dim);
       so.hnsw.m = static_cast<size_t>(*m);
       so.hnsw.ef_construction = static_cast<size_t>(*efc);

@@ -340,6 +340,72 @@ TEST(EngineTest, RestartWithoutSnapshotRebuildsIndex) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(EngineTest, SpacesKeepTheirVectorPrecisionAcrossRestartsAndOldOnesReadAsFloat32) {
+  const std::string dir = FreshDir("precision");
+  Rng rng(11);
+  std::vector<EpisodeSpec> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(Spec("e" + std::to_string(i), RandomVec(rng)));
+  {
+    auto engine = Engine::Open(SmallOptions(dir)).value();  // default space: binary16
+    EXPECT_EQ(engine->GetSpace("default").value()->options().hnsw.precision, index::VectorPrecision::kFloat16);
+    SpaceOptions f32 = engine->options().default_space;
+    f32.hnsw.precision = index::VectorPrecision::kFloat32;
+    ASSERT_TRUE(engine->CreateSpace("f32", f32).ok());
+    ASSERT_TRUE(engine->GetSpace("default").value()->RememberBatch(batch).ok());
+    ASSERT_TRUE(engine->GetSpace("f32").value()->RememberBatch(batch).ok());
+  }
+  EngineOptions reopen = SmallOptions(dir);
+  reopen.default_space.hnsw.precision = index::VectorPrecision::kFloat32;  // the stored choice wins
+  auto engine = Engine::Open(reopen).value();
+  for (const char* name : {"default", "f32"}) {
+    Space* space = engine->GetSpace(name).value();
+    EXPECT_EQ(space->options().hnsw.precision, std::string(name) == "f32" ? index::VectorPrecision::kFloat32
+                                                                          : index::VectorPrecision::kFloat16)
+        << name;
+    EXPECT_EQ(space->Stats().index_size, 100u) << name;
+    EXPECT_EQ(space->Search(batch[42].embedding, 1, 0).value()[0].id, "e42") << name;
+  }
+  engine.reset();
+  std::filesystem::remove_all(dir);
+
+  // Options stored before vector_bits existed described float32 indexes.
+  SpaceOptions defaults;
+  defaults.hnsw.precision = index::VectorPrecision::kFloat16;
+  EXPECT_EQ(DecodeSpaceOptions("dim=8;m=16;ef_construction=128;ef_search=96", defaults)->hnsw.precision,
+            index::VectorPrecision::kFloat32);
+  SpaceOptions half = defaults;
+  EXPECT_EQ(DecodeSpaceOptions(EncodeSpaceOptions(half), SpaceOptions{})->hnsw.precision, index::VectorPrecision::kFloat16);
+  EXPECT_EQ(DecodeSpaceOptions("dim=8;vector_bits=8", defaults).error().code(), StatusCode::kDataLoss);
+}
+
+TEST(SpaceTest, SearchReportsExactSimilaritiesFromABinary16Index) {
+  auto engine = Engine::Open(SmallOptions()).value();
+  Space* space = engine->GetSpace("default").value();
+  ASSERT_EQ(space->options().hnsw.precision, index::VectorPrecision::kFloat16);
+  Rng rng(12);
+  std::vector<std::vector<float>> unit;
+  std::vector<EpisodeSpec> batch;
+  for (int i = 0; i < 300; ++i) {
+    auto v = RandomVec(rng);
+    batch.push_back(Spec("e" + std::to_string(i), v));
+    kernels::scalar::Normalize(v.data(), v.size());
+    unit.push_back(std::move(v));
+  }
+  ASSERT_TRUE(space->RememberBatch(batch).ok());
+  std::vector<float> q = RandomVec(rng);
+  auto hits = space->Search(q, 10, 0).value();
+  ASSERT_EQ(hits.size(), 10u);
+  kernels::scalar::Normalize(q.data(), q.size());
+  for (size_t i = 0; i < hits.size(); ++i) {
+    const size_t slot = std::stoul(hits[i].id.substr(1));
+    // Float rounding only: a binary16 similarity would be ~1e-4 off at 32 dimensions.
+    EXPECT_NEAR(hits[i].similarity, kernels::scalar::Dot(q.data(), unit[slot].data(), kDim), 2e-6) << hits[i].id;
+    if (i > 0) {
+      EXPECT_GE(hits[i - 1].similarity, hits[i].similarity);
+    }
+  }
+}
+
 TEST(EngineTest, ConcurrentRemembersAndRecallsLoseNothing) {
   auto engine = Engine::Open(SmallOptions()).value();
   Space* space = engine->GetSpace("default").value();

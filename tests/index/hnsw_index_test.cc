@@ -1,6 +1,7 @@
 #include "index/hnsw_index.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -35,11 +36,31 @@ double RecallAt10(const HnswIndex& index, const std::vector<float>& rows, size_t
   return static_cast<double>(found) / static_cast<double>(nq * 10);
 }
 
-TEST(HnswIndexTest, SearchOnSmallSetMatchesBruteForce) {
+// The tests that depend on how vectors are stored run for both precisions.
+class HnswPrecisionTest : public testing::TestWithParam<VectorPrecision> {
+ protected:
+  HnswOptions Options() const {
+    HnswOptions o;
+    o.precision = GetParam();
+    return o;
+  }
+  // How far a similarity the index reports may be from the exact float dot product of two unit
+  // vectors: float rounding, plus for binary16 a relative 2^-11 per value, 2^-10 per product,
+  // and sum |a_i b_i| <= 1.
+  double Tolerance() const { return GetParam() == VectorPrecision::kFloat16 ? 0x1.0p-10 + 1e-5 : 1e-5; }
+};
+
+INSTANTIATE_TEST_SUITE_P(Precisions, HnswPrecisionTest,
+                         testing::Values(VectorPrecision::kFloat32, VectorPrecision::kFloat16),
+                         [](const testing::TestParamInfo<VectorPrecision>& info) {
+                           return info.param == VectorPrecision::kFloat16 ? std::string("Float16") : std::string("Float32");
+                         });
+
+TEST_P(HnswPrecisionTest, SearchOnSmallSetMatchesBruteForce) {
   const size_t n = 3000, dim = 64, nq = 50;
   auto rows = RandomUnitRows(n, dim, 1);
   auto queries = RandomUnitRows(nq, dim, 2);
-  HnswIndex index(dim, HnswOptions{});
+  HnswIndex index(dim, Options());
   for (size_t i = 0; i < n; ++i) ASSERT_TRUE(index.Add(static_cast<uint32_t>(i), rows.data() + i * dim).ok());
   EXPECT_EQ(index.size(), n);
   EXPECT_GE(index.capacity(), n);  // grew from the initial 1024
@@ -48,13 +69,15 @@ TEST(HnswIndexTest, SearchOnSmallSetMatchesBruteForce) {
   auto hits = index.Search(queries.data(), 10, 0);
   ASSERT_EQ(hits.size(), 10u);
   for (size_t i = 1; i < hits.size(); ++i) EXPECT_GE(hits[i - 1].similarity, hits[i].similarity);
-  EXPECT_NEAR(hits[0].similarity, kernels::Dot(queries.data(), rows.data() + hits[0].slot * dim, dim), 1e-5);
+  for (const auto& h : hits) {
+    EXPECT_NEAR(h.similarity, kernels::Dot(queries.data(), rows.data() + h.slot * dim, dim), Tolerance());
+  }
 }
 
-TEST(HnswIndexTest, AddReportsHeuristicNeighboursAsLinks) {
+TEST_P(HnswPrecisionTest, AddReportsHeuristicNeighboursAsLinks) {
   const size_t dim = 32;
   auto rows = RandomUnitRows(200, dim, 3);
-  HnswIndex index(dim, HnswOptions{});
+  HnswIndex index(dim, Options());
   std::vector<Neighbor> links;
   ASSERT_TRUE(index.Add(0, rows.data(), &links).ok());
   EXPECT_TRUE(links.empty());  // the first vector has nobody to link to
@@ -62,7 +85,7 @@ TEST(HnswIndexTest, AddReportsHeuristicNeighboursAsLinks) {
   ASSERT_FALSE(links.empty());
   for (const auto& l : links) {
     EXPECT_LT(l.slot, 199u);
-    EXPECT_NEAR(l.similarity, kernels::Dot(rows.data() + 199 * dim, rows.data() + l.slot * dim, dim), 1e-5);
+    EXPECT_NEAR(l.similarity, kernels::Dot(rows.data() + 199 * dim, rows.data() + l.slot * dim, dim), Tolerance());
   }
 }
 
@@ -160,14 +183,16 @@ TEST(HnswIndexTest, SearchesRacingTheFirstInsertsNeverSeeAnUnbuiltEntryPoint) {
   }
 }
 
-TEST(HnswIndexTest, SnapshotRoundTripGivesSameAnswers) {
+TEST_P(HnswPrecisionTest, SnapshotRoundTripGivesSameAnswers) {
   const size_t n = 500, dim = 24;
   auto rows = RandomUnitRows(n, dim, 6);
-  HnswIndex index(dim, HnswOptions{});
+  HnswIndex index(dim, Options());
   for (uint32_t i = 0; i < n; ++i) ASSERT_TRUE(index.Add(i, rows.data() + i * dim).ok());
-  const std::string path = testing::TempDir() + "/hnsw_snapshot_test.hnsw";
+  // One file per parameter and process: ctest runs the instances in parallel.
+  const std::string path = testing::TempDir() + "/hnsw_snapshot_test_" +
+                           std::to_string(static_cast<int>(GetParam())) + "_" + std::to_string(getpid()) + ".hnsw";
   ASSERT_TRUE(index.Save(path).ok());
-  auto loaded = HnswIndex::Load(path, dim, HnswOptions{});
+  auto loaded = HnswIndex::Load(path, dim, Options());
   ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
   EXPECT_EQ((*loaded)->size(), n);
   for (size_t q = 0; q < 20; ++q) {
@@ -176,8 +201,12 @@ TEST(HnswIndexTest, SnapshotRoundTripGivesSameAnswers) {
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].slot, b[i].slot);
   }
-  EXPECT_EQ(HnswIndex::Load(path, dim + 1, HnswOptions{}).error().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(HnswIndex::Load(path + ".missing", dim, HnswOptions{}).error().code(), StatusCode::kNotFound);
+  EXPECT_EQ(HnswIndex::Load(path, dim + 1, Options()).error().code(), StatusCode::kDataLoss);
+  // A snapshot of the other precision is refused, not misread.
+  HnswOptions other = Options();
+  other.precision = GetParam() == VectorPrecision::kFloat16 ? VectorPrecision::kFloat32 : VectorPrecision::kFloat16;
+  EXPECT_EQ(HnswIndex::Load(path, dim, other).error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(HnswIndex::Load(path + ".missing", dim, Options()).error().code(), StatusCode::kNotFound);
   std::filesystem::remove(path);
 }
 

@@ -99,6 +99,89 @@ TEST(KernelsTest, DotMatchesScalarForAllSizesAndOffsets) {
   });
 }
 
+// Values that exercise every branch of a binary16 conversion: zeros, ties between two halves
+// (1 + 2^-11 rounds to even, 1 + 3 * 2^-11 up), the largest half, overflow to infinity, the
+// smallest normal and subnormal halves and what underflows to zero.
+constexpr float kHalfEdgeCases[] = {
+    0.0f, -0.0f, 1.0f, -1.0f, 1.0f + 0x1.0p-11f, 1.0f + 3 * 0x1.0p-11f, 65504.0f, 65520.0f, 1e6f,
+    -1e6f, 0x1.0p-14f, 0x1.0p-24f, 0x1.0p-26f, 0x1.8p-24f, 3.0e-5f, -7.1e-6f, 0.1f, 0.333333f};
+
+TEST(KernelsTest, ToHalfRoundsExactlyLikeTheScalarDefinitionOnEveryTarget) {
+  ForEachTarget([] {
+    Rng rng(21);
+    for (const size_t n : kSizes) {
+      for (const size_t offset : kOffsets) {
+        Buffer a(n, offset);
+        FillNormal(rng, a.data(), n);
+        for (size_t i = 0; i < n; ++i) a[i] *= static_cast<float>(std::ldexp(1.0, static_cast<int>(i % 40) - 30));
+        std::vector<uint16_t> got(n + 1, 0xABCD), want(n);
+        ToHalf(a.data(), n, got.data());
+        scalar::ToHalf(a.data(), n, want.data());
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << "n=" << n << " i=" << i << " x=" << a[i];
+        EXPECT_EQ(got[n], 0xABCD) << "wrote past the end, n=" << n;
+      }
+    }
+    const size_t n = std::size(kHalfEdgeCases);
+    std::vector<uint16_t> got(n), want(n);
+    ToHalf(kHalfEdgeCases, n, got.data());
+    scalar::ToHalf(kHalfEdgeCases, n, want.data());
+    for (size_t i = 0; i < n; ++i) EXPECT_EQ(got[i], want[i]) << "x=" << kHalfEdgeCases[i];
+  });
+}
+
+TEST(KernelsTest, HalfConversionIsIeeeBinary16) {
+  // Bit patterns from the IEEE 754 binary16 format, independent of any conversion code.
+  uint16_t h[std::size(kHalfEdgeCases)];
+  scalar::ToHalf(kHalfEdgeCases, std::size(kHalfEdgeCases), h);
+  EXPECT_EQ(h[0], 0x0000);
+  EXPECT_EQ(h[1], 0x8000);
+  EXPECT_EQ(h[2], 0x3C00);
+  EXPECT_EQ(h[3], 0xBC00);
+  EXPECT_EQ(h[4], 0x3C00);  // tie, to even
+  EXPECT_EQ(h[5], 0x3C02);  // tie, to even (up)
+  EXPECT_EQ(h[6], 0x7BFF);  // largest finite
+  EXPECT_EQ(h[7], 0x7C00);  // rounds up to infinity
+  EXPECT_EQ(h[8], 0x7C00);
+  EXPECT_EQ(h[9], 0xFC00);
+  EXPECT_EQ(h[10], 0x0400);  // smallest normal
+  EXPECT_EQ(h[11], 0x0001);  // smallest subnormal
+  EXPECT_EQ(h[12], 0x0000);  // underflows
+  EXPECT_EQ(h[13], 0x0002);  // 1.5 x smallest subnormal: tie, to even
+  EXPECT_EQ(h[16], 0x2E66);  // 0.1
+  for (size_t i = 0; i < std::size(kHalfEdgeCases); ++i) {
+    const float back = scalar::HalfToFloat(h[i]);
+    const float x = kHalfEdgeCases[i];
+    if (std::fabs(x) <= 65504.0f && std::fabs(x) >= 0x1.0p-14f) {
+      EXPECT_LE(std::fabs(back - x), std::fabs(x) * 0x1.0p-11f) << "x=" << x;  // half an ulp
+    }
+  }
+}
+
+TEST(KernelsTest, DotHalfMatchesScalarAndStaysCloseToTheFloatDot) {
+  ForEachTarget([] {
+    Rng rng(22);
+    for (const size_t n : kSizes) {
+      for (const size_t offset : kOffsets) {
+        Buffer a(n, offset), b(n, offset + 1);
+        FillNormal(rng, a.data(), n);
+        FillNormal(rng, b.data(), n);
+        Normalize(a.data(), n);
+        Normalize(b.data(), n);
+        std::vector<uint16_t> ha(n + offset), hb(n + 1);
+        ToHalf(a.data(), n, ha.data() + offset);  // odd offsets: unaligned half loads
+        ToHalf(b.data(), n, hb.data() + 1);
+        const double scale = SumAbsProducts(a.data(), b.data(), n);
+        const float got = DotHalf(ha.data() + offset, hb.data() + 1, n);
+        EXPECT_NEAR(got, scalar::DotHalf(ha.data() + offset, hb.data() + 1, n), kDotTolerance * scale)
+            << "n=" << n << " offset=" << offset;
+        // Each value carries at most 2^-11 relative rounding, so each product 2^-10.
+        EXPECT_NEAR(got, scalar::Dot(a.data(), b.data(), n), 0x1.0p-10 * scale + kDotTolerance * scale)
+            << "n=" << n << " offset=" << offset;
+      }
+    }
+  });
+}
+
 TEST(KernelsTest, SquaredNormMatchesScalar) {
   ForEachTarget([] {
     Rng rng(2);

@@ -1,0 +1,165 @@
+// index_precision_ab: the engine's vector index with float32 and with binary16 storage, built
+// from the same data and timed side by side in one process, one thread.
+//
+//   index_precision_ab [--n 100000] [--dim 768] [--queries 1000] [--ef 96] [--block 500]
+//                      [--m 16] [--ef-construction 128] [--std-dev S]
+//                      [--scenario scenarios/competitive/hybrid_production_100k.toml]
+//
+// Inserts go in blocks of --block vectors, alternating which index gets the block first
+// (A B, B A, ...), so drift of a shared machine falls on both alike; each block's wall-clock
+// and thread CPU time is added to its index's total. Searches alternate the same way per
+// query. Recall@10 is against exact search over the float data. The ratios (binary16 /
+// float32) are the result; absolute times depend on what else the machine runs.
+#include <CLI/CLI.hpp>
+
+#include <time.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/histogram.h"
+#include "index/hnsw_index.h"
+#include "kernels/kernels.h"
+#include "workload/dataset.h"
+#include "workload/scenario.h"
+
+namespace {
+
+using engram::Histogram;
+using engram::MonoNanos;
+using engram::index::HnswIndex;
+using engram::index::HnswOptions;
+using engram::index::VectorPrecision;
+
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+struct Side {
+  const char* name = "";
+  std::unique_ptr<HnswIndex> index;
+  int64_t insert_wall_ns = 0, insert_cpu_ns = 0;
+  Histogram search_wall, search_cpu;
+  size_t found = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"index_precision_ab: the vector index with float32 vs binary16 storage, same data, same run"};
+  size_t n = 100000, queries = 1000, block = 500, m = 16, efc = 128;
+  int dim = 768, ef = static_cast<int>(HnswOptions{}.ef_search);
+  double std_dev = -1;
+  std::string scenario_path = "scenarios/competitive/hybrid_production_100k.toml";
+  app.add_option("--n", n, "vectors")->capture_default_str();
+  app.add_option("--dim", dim, "dimension")->capture_default_str();
+  app.add_option("--queries", queries, "queries")->capture_default_str();
+  app.add_option("--ef", ef, "search list size")->capture_default_str();
+  app.add_option("--block", block, "inserts per alternation block")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--m", m, "HNSW degree")->capture_default_str();
+  app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
+  app.add_option("--std-dev", std_dev, "replace the distribution's per-component noise; <0 keeps the scenario's")
+      ->capture_default_str();
+  app.add_option("--scenario", scenario_path, "scenario whose data distribution and seed to use")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto scenario = engram::workload::LoadScenario(scenario_path);
+  if (!scenario.ok()) {
+    std::fprintf(stderr, "index_precision_ab: %s\n", scenario.error().ToString().c_str());
+    return 2;
+  }
+  scenario->data.num_nodes = n + queries;
+  scenario->data.embedding_dim = dim;
+  scenario->data.memory_spaces = 1;
+  if (std_dev >= 0) scenario->data.distribution.std_dev = std_dev;
+  engram::workload::DatasetGenerator gen(*scenario);
+  std::vector<float> data((n + queries) * static_cast<size_t>(dim));
+  {
+    auto fill = [&](size_t from, size_t step) {
+      for (size_t i = from; i < n + queries; i += step) {
+        auto e = gen.Node(i);
+        std::copy(e.embedding.begin(), e.embedding.end(), data.begin() + i * dim);
+      }
+    };
+    std::jthread a(fill, 0, 2), b(fill, 1, 2);
+  }
+  const float* query_rows = data.data() + n * dim;
+  std::vector<std::unordered_set<uint32_t>> truth(queries);
+  {
+    auto exact = [&](size_t from, size_t step) {
+      for (size_t q = from; q < queries; q += step) {
+        for (const auto& h : engram::index::ExactSearch(query_rows + q * dim, data.data(), n, dim, 10)) truth[q].insert(h.slot);
+      }
+    };
+    std::jthread a(exact, 0, 2), b(exact, 1, 2);
+  }
+  std::printf("index_precision_ab: %zu x %d-d (%s, std_dev %.3g), M %zu, ef_construction %zu, ef %d, %zu queries, simd %s\n",
+              n, dim, scenario_path.c_str(), scenario->data.distribution.std_dev, m, efc, ef, queries,
+              engram::kernels::DispatchedTargetName());
+
+  Side sides[2];
+  sides[0].name = "float32";
+  sides[1].name = "binary16";
+  for (int s = 0; s < 2; ++s) {
+    HnswOptions o;
+    o.m = m;
+    o.ef_construction = efc;
+    o.ef_search = static_cast<size_t>(ef);
+    o.initial_capacity = n + 16;
+    o.precision = s == 0 ? VectorPrecision::kFloat32 : VectorPrecision::kFloat16;
+    sides[s].index = std::make_unique<HnswIndex>(dim, o);
+  }
+  int64_t last_report = MonoNanos();
+  for (size_t base = 0, b = 0; base < n; base += block, ++b) {
+    for (int turn = 0; turn < 2; ++turn) {
+      Side& side = sides[(b + turn) % 2];
+      const int64_t w0 = MonoNanos(), c0 = ThreadCpuNanos();
+      for (size_t i = base; i < std::min(n, base + block); ++i) {
+        if (auto st = side.index->Add(static_cast<uint32_t>(i), data.data() + i * dim); !st.ok()) {
+          std::fprintf(stderr, "index_precision_ab: %s\n", st.ToString().c_str());
+          return 3;
+        }
+      }
+      side.insert_cpu_ns += ThreadCpuNanos() - c0;
+      side.insert_wall_ns += MonoNanos() - w0;
+    }
+    if (MonoNanos() - last_report > 10'000'000'000) {
+      last_report = MonoNanos();
+      std::fprintf(stderr, "  inserted %zu of %zu into both\n", std::min(n, base + block), n);
+    }
+  }
+  for (size_t q = 0; q < queries; ++q) {
+    for (int turn = 0; turn < 2; ++turn) {
+      Side& side = sides[(q + turn) % 2];
+      const int64_t w0 = MonoNanos(), c0 = ThreadCpuNanos();
+      auto hits = side.index->Search(query_rows + q * dim, 10, ef);
+      const int64_t c1 = ThreadCpuNanos(), w1 = MonoNanos();
+      side.search_wall.Record(w1 - w0);
+      side.search_cpu.Record(c1 - c0);
+      for (const auto& h : hits) side.found += truth[q].count(h.slot);
+    }
+  }
+
+  std::printf("\n| index | insert s (wall) | insert s (cpu) | us per insert (cpu) | search p50 us | search p99 us | "
+              "search p99 cpu us | recall@10 | index MB |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (const Side& s : sides) {
+    std::printf("| %s | %.1f | %.1f | %.0f | %.0f | %.0f | %.0f | %.4f | %.0f |\n", s.name, s.insert_wall_ns / 1e9,
+                s.insert_cpu_ns / 1e9, s.insert_cpu_ns / 1e3 / static_cast<double>(n), s.search_wall.ValueAtQuantile(0.5) / 1e3,
+                s.search_wall.ValueAtQuantile(0.99) / 1e3, s.search_cpu.ValueAtQuantile(0.99) / 1e3,
+                static_cast<double>(s.found) / static_cast<double>(queries * 10), s.index->MemoryBytes() / 1048576.0);
+  }
+  std::printf("| binary16 / float32 | %.3f | %.3f | | %.3f | %.3f | %.3f | | %.3f |\n",
+              static_cast<double>(sides[1].insert_wall_ns) / sides[0].insert_wall_ns,
+              static_cast<double>(sides[1].insert_cpu_ns) / sides[0].insert_cpu_ns,
+              static_cast<double>(sides[1].search_wall.ValueAtQuantile(0.5)) / sides[0].search_wall.ValueAtQuantile(0.5),
+              static_cast<double>(sides[1].search_wall.ValueAtQuantile(0.99)) / sides[0].search_wall.ValueAtQuantile(0.99),
+              static_cast<double>(sides[1].search_cpu.ValueAtQuantile(0.99)) / sides[0].search_cpu.ValueAtQuantile(0.99),
+              static_cast<double>(sides[1].index->MemoryBytes()) / sides[0].index->MemoryBytes());
+  return 0;
+}
