@@ -365,15 +365,20 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
       ++made;
     }
   }
+  // Links name episodes of this batch (not yet published in ids_) or stored ones. A bulk
+  // load sends ~5 links per episode, so the batch's ids are looked up by hash, not by scan.
+  std::unordered_map<std::string_view, uint32_t> batch_slot;
+  if (!links.empty()) {
+    batch_slot.reserve(n);
+    for (size_t j = 0; j < n; ++j) batch_slot.emplace(out_ids[j], base + static_cast<uint32_t>(j));
+  }
   for (size_t i = 0; i < links.size(); ++i) {
     const LinkSpec& l = links[i];
     if (!(l.weight > 0.0f && l.weight <= 1.0f)) {
       return fail(Status::InvalidArgument("links[", i, "].weight ", l.weight, " is outside (0, 1]"));
     }
     auto resolve = [&](const std::string& id) -> Result<uint32_t> {
-      for (size_t j = 0; j < n; ++j) {
-        if (out_ids[j] == id) return base + static_cast<uint32_t>(j);
-      }
+      if (auto it = batch_slot.find(id); it != batch_slot.end()) return it->second;
       return SlotOf(id);
     };
     auto from = resolve(l.from);
