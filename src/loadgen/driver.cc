@@ -1,5 +1,7 @@
 #include "loadgen/driver.h"
 
+#include "core/status.h"
+
 namespace engram::loadgen {
 
 std::string_view ErrorKindName(ErrorKind kind) {
@@ -12,6 +14,11 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kOther: return "other";
   }
   return "other";
+}
+
+bool Driver::RunSchedule(ScheduleSource* /*source*/) {
+  ENGRAM_CHECK(false && "RunSchedule() on a driver that does not keep the schedule");
+  return false;
 }
 
 }  // namespace engram::loadgen

@@ -14,6 +14,11 @@
 //   4. callbacks.done(): exactly once per submitted request, success or failure. A request
 //      still queued or on the wire at its deadline fails as a timeout.
 //
+// A driver may instead keep the schedule itself (RunsSchedule(), RunSchedule()): the runner then
+// hands it the whole schedule, and the driver's own event loop sends each request at its
+// intended start. The HTTP driver with one io thread does this, so that sending a request costs
+// no hand-over from a sender thread to the io thread (docs/loadtest.md "Capacity").
+//
 // Threading: Prepare() is const and may run concurrently with everything. Submit() is called
 // from one thread. Callbacks run on driver threads (io threads / pool workers), concurrently.
 // The preload methods (CreateSpace, ListSpaces, LoadBatch) are blocking and thread-safe.
@@ -86,6 +91,27 @@ struct SpaceInfo {
   uint64_t edges = 0;
 };
 
+// The schedule of a measured phase, for a driver that sends it itself (Driver::RunSchedule).
+// Its methods are called from the driver's event-loop thread only.
+class ScheduleSource {
+ public:
+  virtual ~ScheduleSource() = default;
+
+  // The next request in schedule order, with intended_ns and deadline_ns set. Does not block:
+  // nullptr with *over == false when it is not generated yet (the generator is behind, which
+  // shows as generator lag), nullptr with *over == true when the schedule is over.
+  virtual RequestPtr TryNext(bool* over) = 0;
+  // True once the run is to stop (Ctrl-C). The driver then takes no more requests; the one it
+  // holds is dropped unsent.
+  virtual bool Aborted() = 0;
+  // Called for each request as it is dispatched (dispatch_ns set), before it is sent or queued,
+  // exactly where the runner would have called Submit().
+  virtual void Dispatched(const Request& request) = 0;
+  // How long before an intended start, `gap_ns` after the previous one, the driver may
+  // busy-wait instead of blocking (the kernel's wake-up would overshoot a short sleep).
+  virtual int64_t SpinNanos(int64_t gap_ns) const = 0;
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -113,6 +139,15 @@ class Driver {
   virtual void Submit(RequestPtr request) = 0;
   // Ends the phase. REQUIRES: every submitted request has completed (done() was called).
   virtual void End() = 0;
+
+  // Whether RunSchedule() is available (it then replaces the runner's sender loop and Submit()).
+  virtual bool RunsSchedule() const { return false; }
+  // Sends every request of `source` at its intended start (dispatch_ns, sent_ns and the FIFO
+  // queue behind busy connections as with Submit()). Blocks until the schedule is over or
+  // source->Aborted(); returns true in the second case. Requests may still be in flight when
+  // it returns; done() is called for each as usual.
+  // REQUIRES: RunsSchedule(), inside Begin()/End(), no Submit() in the same phase.
+  virtual bool RunSchedule(ScheduleSource* source);
 
   // How many requests can be in flight at once (connections, or pool workers).
   virtual int concurrency() const = 0;

@@ -10,6 +10,12 @@
 // closed an idle keep-alive connection) is re-sent once on a fresh connection, as HTTP
 // clients do; retries() counts these.
 //
+// With one io thread (the default) the driver keeps the schedule itself (RunSchedule()): the io
+// thread's event loop sends each request at its intended start and does all the I/O, like
+// wrk2, so a send costs no hand-over from the runner's sender thread (a cross-thread wake-up
+// per request). With more io threads the runner's sender calls Submit(), which posts each
+// request to a connection's strand.
+//
 // Control calls (health, spaces, preload batches) use separate blocking connections, one per
 // calling thread at a time.
 //
@@ -30,10 +36,11 @@ namespace engram::loadgen {
 
 struct HttpDriverOptions {
   Endpoint endpoint;  // resolved (Resolve())
-  // One io thread serves tens of thousands of requests a second on loopback. A second one
-  // costs more than it gives unless responses are large: the two hand work to each other
-  // through the scheduler's lock and epoll wake-ups (4 system calls per request with one
-  // thread, 16 with two, measured on GET /health; docs/loadtest.md "Capacity").
+  // One io thread serves tens of thousands of requests a second on loopback, and then also
+  // keeps the schedule (RunSchedule()). A second one costs more than it gives unless responses
+  // are large: the two hand work to each other through the scheduler's lock and epoll
+  // wake-ups (4 system calls per request with one thread, 16 with two, measured on GET
+  // /health; docs/loadtest.md "Capacity").
   int io_threads = 1;
   std::chrono::milliseconds control_timeout{120000};  // health, spaces, preload batches
 };
@@ -65,6 +72,9 @@ class HttpDriver : public Driver {
   Status Begin(int connections, DriverCallbacks callbacks) override;
   void Submit(RequestPtr request) override;
   void End() override;
+  // With one io thread (the default), that thread keeps the schedule and does the I/O.
+  bool RunsSchedule() const override { return options_.io_threads <= 1; }
+  bool RunSchedule(ScheduleSource* source) override;
   int concurrency() const override { return connections_; }
   int64_t inflight() const override;
   int64_t peak_inflight() const override;

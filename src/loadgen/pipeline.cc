@@ -67,23 +67,33 @@ void OpPipeline::Work() {
   }
 }
 
+RequestPtr OpPipeline::PopLocked() {
+  // Drop consumed chunks from the front.
+  while (!chunks_.empty() && chunks_.front()->ready && chunks_.front()->next >= chunks_.front()->requests.size()) {
+    chunks_.pop_front();
+  }
+  if (chunks_.empty() || !chunks_.front()->ready) return nullptr;
+  Chunk& c = *chunks_.front();
+  RequestPtr r = std::move(c.requests[c.next++]);
+  --ahead_;
+  if (ahead_ + options_.chunk <= options_.max_ahead) cv_.notify_all();
+  return r;
+}
+
 RequestPtr OpPipeline::Next() {
   std::unique_lock lock(mu_);
   for (;;) {
-    // Drop consumed chunks from the front.
-    while (!chunks_.empty() && chunks_.front()->ready && chunks_.front()->next >= chunks_.front()->requests.size()) {
-      chunks_.pop_front();
-    }
-    if (!chunks_.empty() && chunks_.front()->ready) {
-      Chunk& c = *chunks_.front();
-      RequestPtr r = std::move(c.requests[c.next++]);
-      --ahead_;
-      if (ahead_ + options_.chunk <= options_.max_ahead) cv_.notify_all();
-      return r;
-    }
+    if (RequestPtr r = PopLocked()) return r;
     if (chunks_.empty() && (schedule_done_ || stop_)) return nullptr;
     cv_.wait(lock);
   }
+}
+
+RequestPtr OpPipeline::TryNext(bool* over) {
+  std::lock_guard lock(mu_);
+  RequestPtr r = PopLocked();
+  *over = !r && chunks_.empty() && (schedule_done_ || stop_);
+  return r;
 }
 
 void OpPipeline::WaitReady(size_t n) {

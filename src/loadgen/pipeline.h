@@ -6,7 +6,7 @@
 // driver Prepare() its request, and the scheduler only pops ready requests in order. The
 // look-ahead is bounded (max_ahead requests), so memory does not grow with the run's length.
 //
-// Threading: Next() from one consumer thread; the workers are internal. Destruction stops them.
+// Threading: Next() and TryNext() from one consumer thread; the workers are internal. Destruction stops them.
 #pragma once
 
 #include <atomic>
@@ -45,6 +45,9 @@ class OpPipeline {
   // The next request in schedule order (offset_ns, index, kind, warmup and the payload set);
   // blocks until it is generated. nullptr when the schedule is over.
   RequestPtr Next();
+  // Next() without blocking: nullptr with *over == false when the next request is not generated
+  // yet, nullptr with *over == true when the schedule is over.
+  RequestPtr TryNext(bool* over);
   // Blocks until the first `n` requests (or all) are ready: a head start before the clock runs.
   void WaitReady(size_t n);
   void Stop();
@@ -56,6 +59,8 @@ class OpPipeline {
     bool ready = false;
   };
   void Work();
+  // The next ready request, or nullptr. REQUIRES: mu_ held.
+  RequestPtr PopLocked();
 
   workload::ArrivalSchedule schedule_;
   const workload::OpStream* stream_;

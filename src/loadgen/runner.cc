@@ -449,28 +449,67 @@ Result<RunReport> Runner::Run() {
     }
   });
 
-  // The sender: this thread.
+  // The sender: this thread, or the driver's own event loop (RunSchedule). Both stamp a
+  // request the same way: intended and deadline when taken from the pipeline, dispatch_ns
+  // when it is due and handed over (sent, or queued behind busy connections).
   bool aborted = false;
   int64_t stopped_at = 0;
   const int64_t timeout_ns = options_.timeout_ms * 1'000'000;
-  int64_t previous_intended_ns = t0;
-  while (RequestPtr r = pipeline.Next()) {
-    r->intended_ns = t0 + r->offset_ns;
-    r->deadline_ns = r->intended_ns + timeout_ns;
-    // Sleep in slices so an abort is noticed even before a distant deadline.
-    while (!Aborted() && r->intended_ns - MonoNanos() > 200'000'000) {
-      SleepUntil(MonoNanos() + 100'000'000, 0);
+  if (driver_->RunsSchedule()) {
+    class Source : public ScheduleSource {
+     public:
+      Source(Runner* runner, OpPipeline* pipeline, int64_t t0, int64_t timeout_ns, std::atomic<int64_t>* outstanding,
+             int64_t* peak_outstanding)
+          : runner_(runner), pipeline_(pipeline), t0_(t0), timeout_ns_(timeout_ns), outstanding_(outstanding),
+            peak_outstanding_(peak_outstanding) {}
+      RequestPtr TryNext(bool* over) override {
+        RequestPtr r = pipeline_->TryNext(over);
+        if (r) {
+          r->intended_ns = t0_ + r->offset_ns;
+          r->deadline_ns = r->intended_ns + timeout_ns_;
+        }
+        return r;
+      }
+      bool Aborted() override {
+        if (stopped_at == 0 && runner_->Aborted()) stopped_at = MonoNanos();
+        return stopped_at != 0;
+      }
+      void Dispatched(const Request& /*r*/) override {
+        *peak_outstanding_ = std::max(*peak_outstanding_, outstanding_->fetch_add(1, std::memory_order_relaxed) + 1);
+      }
+      int64_t SpinNanos(int64_t gap_ns) const override { return SpinFor(gap_ns, runner_->options_.spin_ns); }
+      int64_t stopped_at = 0;  // when Aborted() first returned true
+
+     private:
+      Runner* runner_;
+      OpPipeline* pipeline_;
+      const int64_t t0_, timeout_ns_;
+      std::atomic<int64_t>* outstanding_;
+      int64_t* peak_outstanding_;
+    };
+    Source source(this, &pipeline, t0, timeout_ns, &outstanding, &peak_outstanding);
+    aborted = driver_->RunSchedule(&source);
+    stopped_at = source.stopped_at;
+  } else {
+    int64_t previous_intended_ns = t0;
+    while (RequestPtr r = pipeline.Next()) {
+      r->intended_ns = t0 + r->offset_ns;
+      r->deadline_ns = r->intended_ns + timeout_ns;
+      // Sleep in slices so an abort is noticed even before a distant deadline.
+      while (!Aborted() && r->intended_ns - MonoNanos() > 200'000'000) {
+        SleepUntil(MonoNanos() + 100'000'000, 0);
+      }
+      if (Aborted()) {
+        aborted = true;
+        stopped_at = MonoNanos();
+        break;
+      }
+      SleepUntil(r->intended_ns, SpinFor(r->intended_ns - previous_intended_ns, options_.spin_ns));
+      previous_intended_ns = r->intended_ns;
+      r->dispatch_ns = MonoNanos();
+      peak_outstanding = std::max(peak_outstanding, outstanding.fetch_add(1, std::memory_order_relaxed) + 1);
+      driver_->Submit(std::move(r));
     }
-    if (Aborted()) {
-      aborted = true;
-      stopped_at = MonoNanos();
-      break;
-    }
-    SleepUntil(r->intended_ns, SpinFor(r->intended_ns - previous_intended_ns, options_.spin_ns));
-    previous_intended_ns = r->intended_ns;
-    r->dispatch_ns = MonoNanos();
-    peak_outstanding = std::max(peak_outstanding, outstanding.fetch_add(1, std::memory_order_relaxed) + 1);
-    driver_->Submit(std::move(r));
   }
   pipeline.Stop();
   {

@@ -10,6 +10,9 @@
 //    sleeps to each absolute deadline on the monotonic clock (clock_nanosleep, then a short
 //    spin) and never waits for a response. Operations are generated ahead of time on worker
 //    threads (pipeline.h), so generation never delays a send.
+//  - A driver that keeps the schedule itself (Driver::RunsSchedule(): the HTTP driver with one
+//    io thread) gets the whole schedule instead, and its event loop does the sending, with the
+//    same stamps (intended, deadline, dispatch) and the same accounting.
 //  - latency = completion - intended start; service time = completion - actual send;
 //    schedule lag = actual send - intended start. A request that finds every connection busy
 //    waits in the driver's queue with its latency clock already running.

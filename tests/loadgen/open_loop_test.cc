@@ -1,5 +1,7 @@
 // The sender follows the schedule: realised per-second send rates match the scenario's
-// pattern, and nothing is dropped — timeouts are errors with their latency.
+// pattern, and nothing is dropped — timeouts are errors with their latency. The HTTP tests run
+// with one io thread (the io thread keeps the schedule itself, Driver::RunSchedule) and with
+// two (the runner's sender thread submits each request).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,9 +41,14 @@ void ExpectSecondsFollowSchedule(const RunReport& r, const std::vector<uint64_t>
   }
 }
 
-TEST(OpenLoopTest, ConstantRateIsSentOnScheduleEverySecond) {
+// The parameter is the HTTP driver's io threads.
+class HttpOpenLoopTest : public ::testing::TestWithParam<int> {};
+
+INSTANTIATE_TEST_SUITE_P(IoThreads, HttpOpenLoopTest, ::testing::Values(1, 2));
+
+TEST_P(HttpOpenLoopTest, ConstantRateIsSentOnScheduleEverySecond) {
   TestServer server(8);
-  auto driver = server.Driver();
+  auto driver = server.Driver(GetParam());
   auto r = RunScenario(std::string(R"(
 name = "constant"
 description = "c"
@@ -60,9 +67,9 @@ rate = 300.0
   EXPECT_NEAR(r->target_ops_per_sec, 300.0, 1e-9);
 }
 
-TEST(OpenLoopTest, StepAndBurstPatternsShapeTheRealisedSendRates) {
+TEST_P(HttpOpenLoopTest, StepAndBurstPatternsShapeTheRealisedSendRates) {
   TestServer server(8);
-  auto driver = server.Driver();
+  auto driver = server.Driver(GetParam());
   // 3 s of steps 100 -> 400 -> 150, then 2 s of 500/s bursts (1 s of every 2) over 100/s.
   auto r = RunScenario(std::string(R"(
 name = "shaped"
@@ -86,10 +93,10 @@ burst_period_sec = 2
   EXPECT_EQ(r->total_errors(), 0u);
 }
 
-TEST(OpenLoopTest, TimedOutOperationsAreErrorsWithTheirLatencyAndNothingIsDropped) {
+TEST_P(HttpOpenLoopTest, TimedOutOperationsAreErrorsWithTheirLatencyAndNothingIsDropped) {
   // Every search waits 400 ms in the server; the timeout is 150 ms.
   TestServer server(8, "search=400ms");
-  auto driver = server.Driver();
+  auto driver = server.Driver(GetParam());
   RunOptions o = Quiet();
   o.timeout_ms = 150;
   auto r = RunScenario(std::string(R"(
@@ -119,13 +126,13 @@ rate = 200.0
   EXPECT_GE(Ms(r->latency.ValueAtQuantile(0.99)), 150.0);
 }
 
-TEST(OpenLoopTest, OperationsQueuedBehindBusyConnectionsKeepTheirLatencyClock) {
+TEST_P(HttpOpenLoopTest, OperationsQueuedBehindBusyConnectionsKeepTheirLatencyClock) {
   // Two connections, every search held 500 ms by the server, a 200 ms timeout: a connection is
   // busy until its request's deadline, so 100 ops/s pile up in the client's queue. Their
   // latency runs from the intended start, through the queue: all of them are late, and all
   // are accounted for.
   TestServer server(8, "search=500ms");
-  auto driver = server.Driver();
+  auto driver = server.Driver(GetParam());
   RunOptions o = Quiet();
   o.timeout_ms = 200;
   o.connections = 2;
@@ -203,7 +210,7 @@ uint64_t HealthRequests(const std::string& metrics) {
 
 TEST(HealthOperationTest, TheHttpDriverSendsGetHealthAndEveryOneSucceeds) {
   TestServer server(8);
-  auto driver = server.Driver();
+  auto driver = server.Driver(1);
   const uint64_t before = HealthRequests(server.MetricsText());
   auto r = RunScenario(kHealthOnly, driver.get());
   ASSERT_TRUE(r.ok()) << r.error().ToString();
