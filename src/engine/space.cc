@@ -506,7 +506,7 @@ namespace {
 struct SpreadScratch {
   std::vector<uint32_t> stamp, index;
   uint32_t generation = 0;
-  std::vector<uint32_t> nodes, edge_begin, row, col;
+  std::vector<uint32_t> nodes, edge_begin, row, col, cursor;
   std::vector<float> weight, act, next;
   std::vector<std::pair<uint32_t, float>> edges;  // (to, weight) of every gathered node, flat
   kernels::SpreadGraph graph;                      // row/col/weight in the kernel's layout
@@ -560,21 +560,35 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
     }
     layer_begin = layer_end;
   }
-  while (s.edge_begin.size() < s.nodes.size()) gather(s.nodes[s.edge_begin.size()]);
+  // Only the nodes gathered so far (within hops - 1 of a seed) send activation that a step
+  // reads: a node h hops out first receives activation in step h, and there are `hops` steps,
+  // so the last layer's own edge lists would add only zero terms and are not copied (most
+  // of the subgraph is that layer). The association graph is symmetric (AddEdge links both
+  // ways), so a gathered node u's edge to v is v's incoming edge from u: the pull layout's
+  // rows are built from the senders' lists by counting.
+  const size_t senders = s.edge_begin.size();
   s.edge_begin.push_back(static_cast<uint32_t>(s.edges.size()));
 
   const size_t n = s.nodes.size();
   s.row.assign(n + 1, 0);
-  s.col.clear();
-  s.weight.clear();
-  for (size_t v = 0; v < n; ++v) {
-    for (uint32_t e = s.edge_begin[v]; e < s.edge_begin[v + 1]; ++e) {
+  for (size_t u = 0; u < senders; ++u) {
+    for (uint32_t e = s.edge_begin[u]; e < s.edge_begin[u + 1]; ++e) {
+      const uint32_t to = s.edges[e].first;
+      if (to < s.stamp.size() && s.Has(to)) ++s.row[s.index[to] + 1];
+    }
+  }
+  for (size_t v = 0; v < n; ++v) s.row[v + 1] += s.row[v];
+  s.col.resize(s.row[n]);
+  s.weight.resize(s.row[n]);
+  s.cursor.assign(s.row.begin(), s.row.end() - 1);
+  for (size_t u = 0; u < senders; ++u) {
+    for (uint32_t e = s.edge_begin[u]; e < s.edge_begin[u + 1]; ++e) {
       const uint32_t to = s.edges[e].first;
       if (to >= s.stamp.size() || !s.Has(to)) continue;
-      s.col.push_back(s.index[to]);
-      s.weight.push_back(s.edges[e].second);
+      const uint32_t at = s.cursor[s.index[to]]++;
+      s.col[at] = static_cast<uint32_t>(u);
+      s.weight[at] = s.edges[e].second;
     }
-    s.row[v + 1] = static_cast<uint32_t>(s.col.size());
   }
   s.act.assign(n, 0.0f);
   s.next.assign(n, 0.0f);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "core/random.h"
 #include "kernels/kernels.h"
@@ -403,6 +404,76 @@ TEST(SpaceTest, SearchReportsExactSimilaritiesFromABinary16Index) {
     if (i > 0) {
       EXPECT_GE(hits[i - 1].similarity, hits[i].similarity);
     }
+  }
+}
+
+// Spreading activation against a direct reference: every episode within `hops` of the seeds
+// (the graph is smaller than the node budget, so the set does not depend on visiting order),
+// then `hops` synchronous steps next[v] = min(1, retain*act[v] + decay*sum_u w(u,v)*act[u]) over
+// ALL edges among them, values below the threshold set to 0. The engine copies only the edge
+// lists of episodes closer than `hops`; this checks that the others never mattered.
+TEST(SpaceTest, ActivationEqualsStepsOverTheWholeSubgraph) {
+  EngineOptions o = SmallOptions();
+  o.default_space.auto_link_k = 0;  // only the links below
+  auto engine = Engine::Open(o).value();
+  Space* space = engine->GetSpace("default").value();
+  const SpaceOptions& so = space->options();
+  ASSERT_LT(150u, so.activation_node_budget);
+  Rng rng(31);
+  const int n = 150;
+  std::vector<EpisodeSpec> batch;
+  for (int i = 0; i < n; ++i) batch.push_back(Spec("e" + std::to_string(i), RandomVec(rng)));
+  ASSERT_TRUE(space->RememberBatch(batch).ok());
+  std::vector<std::vector<float>> w(n, std::vector<float>(n, 0.0f));
+  for (int k = 0; k < 260; ++k) {
+    const int a = static_cast<int>(rng.Next() % n), b = static_cast<int>(rng.Next() % n);
+    if (a == b || w[a][b] > 0) continue;
+    const float weight = 0.05f + 0.95f * static_cast<float>(rng.Uniform());
+    w[a][b] = w[b][a] = weight;
+    ASSERT_TRUE(space->Link({"e" + std::to_string(a), "e" + std::to_string(b), weight}).ok());
+  }
+  const std::vector<int> seeds{3, 77, 120};
+  std::vector<std::string> seed_ids;
+  for (int sd : seeds) seed_ids.push_back("e" + std::to_string(sd));
+  for (int hops = 1; hops <= 4; ++hops) {
+    std::vector<int> dist(n, -1);
+    std::vector<int> frontier;
+    for (int sd : seeds) dist[sd] = 0, frontier.push_back(sd);
+    for (int h = 1; h <= hops; ++h) {
+      std::vector<int> next;
+      for (int u : frontier) {
+        for (int v = 0; v < n; ++v) {
+          if (w[u][v] > 0 && dist[v] < 0) dist[v] = h, next.push_back(v);
+        }
+      }
+      frontier.swap(next);
+    }
+    std::vector<double> act(n, 0.0), nxt(n, 0.0);
+    for (int sd : seeds) act[sd] = 1.0;
+    for (int step = 0; step < hops; ++step) {
+      for (int v = 0; v < n; ++v) {
+        if (dist[v] < 0) continue;
+        double sum = 0;
+        for (int u = 0; u < n; ++u) {
+          if (dist[u] >= 0) sum += w[u][v] * act[u];
+        }
+        const double x = std::min(1.0, so.activation_retain * act[v] + so.activation_decay * sum);
+        nxt[v] = x < so.activation_threshold ? 0.0 : x;
+      }
+      act.swap(nxt);
+    }
+    std::map<std::string, float> got;
+    for (const auto& h : space->Activate(seed_ids, hops, 100000).value()) got[h.id] = h.activation;
+    size_t expected_nonzero = 0;
+    for (int v = 0; v < n; ++v) {
+      if (act[v] <= 0) continue;
+      ++expected_nonzero;
+      const std::string id = "e" + std::to_string(v);
+      ASSERT_TRUE(got.count(id)) << "hops " << hops << ": " << id << " should hold " << act[v];
+      EXPECT_NEAR(got[id], act[v], 1e-5) << "hops " << hops << " " << id;
+    }
+    EXPECT_EQ(got.size(), expected_nonzero) << "hops " << hops;
+    EXPECT_GT(expected_nonzero, seeds.size()) << "hops " << hops;  // it did spread
   }
 }
 
