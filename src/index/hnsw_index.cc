@@ -62,6 +62,8 @@ class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
   void* get_dist_func_param() override { return &dim_; }
 
   static size_t ElementBytes(VectorPrecision p) { return p == VectorPrecision::kFloat16 ? 2 : 4; }
+
+ private:
   static float DistanceFloat(const void* a, const void* b, const void* param) {
     const size_t dim = *static_cast<const size_t*>(param);
     return 1.0f - kernels::Dot(static_cast<const float*>(a), static_cast<const float*>(b), dim);
@@ -71,7 +73,6 @@ class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
     return 1.0f - kernels::DotHalf(static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), dim);
   }
 
- private:
   size_t dim_;
   VectorPrecision precision_;
 };
@@ -84,8 +85,7 @@ const void* HnswIndex::Stored(const float* vec, std::vector<uint16_t>* half) con
 }
 
 float HnswIndex::Distance(const void* a, const void* b) const {
-  return options_.precision == VectorPrecision::kFloat16 ? Space::DistanceHalf(a, b, &dim_)
-                                                          : Space::DistanceFloat(a, b, &dim_);
+  return hnsw_->fstdistfunc_(a, b, hnsw_->dist_func_param_);  // the space's, as hnswlib calls it
 }
 
 HnswIndex::HnswIndex(size_t dim, const HnswOptions& options)
