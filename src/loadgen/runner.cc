@@ -132,6 +132,17 @@ void SleepUntil(int64_t deadline_ns, int64_t spin_ns) {
 // the full 20K, schedule lag P50 under 0.5 ms, using less CPU.
 int64_t SpinFor(int64_t gap_ns, int64_t spin_ns) { return std::clamp<int64_t>(gap_ns / 4, 0, spin_ns); }
 
+// What both senders (this thread, or a driver's event loop) do to a request: its intended start
+// and deadline when it is taken from the pipeline, and the outstanding count when it is
+// dispatched.
+void StampIntended(Request* r, int64_t t0, int64_t timeout_ns) {
+  r->intended_ns = t0 + r->offset_ns;
+  r->deadline_ns = r->intended_ns + timeout_ns;
+}
+void CountDispatched(std::atomic<int64_t>* outstanding, int64_t* peak_outstanding) {
+  *peak_outstanding = std::max(*peak_outstanding, outstanding->fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
 std::string FormatMs(double ms) { return ms < 10 ? fmt::format("{:.3f}", ms) : fmt::format("{:.1f}", ms); }
 
 }  // namespace
@@ -464,19 +475,14 @@ Result<RunReport> Runner::Run() {
             peak_outstanding_(peak_outstanding) {}
       RequestPtr TryNext(bool* over) override {
         RequestPtr r = pipeline_->TryNext(over);
-        if (r) {
-          r->intended_ns = t0_ + r->offset_ns;
-          r->deadline_ns = r->intended_ns + timeout_ns_;
-        }
+        if (r) StampIntended(r.get(), t0_, timeout_ns_);
         return r;
       }
       bool Aborted() override {
         if (stopped_at == 0 && runner_->Aborted()) stopped_at = MonoNanos();
         return stopped_at != 0;
       }
-      void Dispatched(const Request& /*r*/) override {
-        *peak_outstanding_ = std::max(*peak_outstanding_, outstanding_->fetch_add(1, std::memory_order_relaxed) + 1);
-      }
+      void Dispatched(const Request& /*r*/) override { CountDispatched(outstanding_, peak_outstanding_); }
       int64_t SpinNanos(int64_t gap_ns) const override { return SpinFor(gap_ns, runner_->options_.spin_ns); }
       int64_t stopped_at = 0;  // when Aborted() first returned true
 
@@ -493,8 +499,7 @@ Result<RunReport> Runner::Run() {
   } else {
     int64_t previous_intended_ns = t0;
     while (RequestPtr r = pipeline.Next()) {
-      r->intended_ns = t0 + r->offset_ns;
-      r->deadline_ns = r->intended_ns + timeout_ns;
+      StampIntended(r.get(), t0, timeout_ns);
       // Sleep in slices so an abort is noticed even before a distant deadline.
       while (!Aborted() && r->intended_ns - MonoNanos() > 200'000'000) {
         SleepUntil(MonoNanos() + 100'000'000, 0);
@@ -507,7 +512,7 @@ Result<RunReport> Runner::Run() {
       SleepUntil(r->intended_ns, SpinFor(r->intended_ns - previous_intended_ns, options_.spin_ns));
       previous_intended_ns = r->intended_ns;
       r->dispatch_ns = MonoNanos();
-      peak_outstanding = std::max(peak_outstanding, outstanding.fetch_add(1, std::memory_order_relaxed) + 1);
+      CountDispatched(&outstanding, &peak_outstanding);
       driver_->Submit(std::move(r));
     }
   }
