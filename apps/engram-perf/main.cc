@@ -326,10 +326,16 @@ int RunCheck(const CheckArgs& a) {
                   ShellQuote(a.task) + " " + a.phase + (a.competitive ? " --competitive" : "");
   if (a.repeat > 0) c += " --repeat " + std::to_string(a.repeat);
   if (a.json) c += " 1>&2";  // stdout carries the JSON alone
-  const int status = SystemStatus(std::system(c.c_str()));
+  int status = SystemStatus(std::system(c.c_str()));
   std::vector<std::string> written;
   for (const std::string& f : listing()) {
     if (!std::binary_search(before.begin(), before.end(), f)) written.push_back(f);
+  }
+  // A script that succeeded must have left a readable result: anything else is not a
+  // measurement, and must not exit 0.
+  if (status == 0 && written.empty()) {
+    return Fail(Status::Internal("the check script exited 0 but wrote no result file in ", dir.string()),
+                a.json, cmd);
   }
   if (!a.json) return status;
   json::array results;
@@ -337,6 +343,7 @@ int RunCheck(const CheckArgs& a) {
     auto r = LoadRunResult(f);
     if (!r.ok()) {
       results.push_back(json::object{{"file", f}, {"error", r.error().message()}});
+      if (status == 0) status = kExitError;
       continue;
     }
     results.push_back(json::object{{"file", f},
