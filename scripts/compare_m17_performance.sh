@@ -21,10 +21,6 @@
 # (missing files, invalid data, a run that broke its error limit, usage).
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-}
-
 caller_pwd=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck disable=SC1091  # checked on its own; the path is computed
@@ -36,7 +32,7 @@ extra=()
 while (($# > 0)); do
   case $1 in
     -h | --help)
-      usage
+      perf_usage "${BASH_SOURCE[0]}"
       exit 0
       ;;
     --competitive) competitive=1 ;;
@@ -55,7 +51,7 @@ while (($# > 0)); do
   shift
 done
 [[ -n $task ]] || {
-  usage >&2
+  perf_usage "${BASH_SOURCE[0]}" >&2
   perf_die 3 "missing <task_id>"
 }
 perf_valid_task "$task" || perf_die 3 "task id '$task' may hold only letters, digits, '.', '-', '_'"

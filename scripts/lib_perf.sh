@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared helpers of scripts/m17_performance_check.sh and scripts/compare_m17_performance.sh.
+# Shared helpers of scripts/m17_performance_check.sh, scripts/compare_m17_performance.sh and
+# benches/capacity/capacity_vs_wrk.sh.
 # Sourced, not run. Functions only; every name starts with perf_.
 
 # perf_die CODE MESSAGE...: prints "error: MESSAGE" to stderr and exits with CODE.
@@ -8,6 +9,11 @@ perf_die() {
   shift
   printf 'error: %s\n' "$*" >&2
   exit "$code"
+}
+
+# perf_usage SCRIPT: prints SCRIPT's header comment (line 2 up to `set -euo`) as its --help.
+perf_usage() {
+  sed -n '2,/^set -euo/p' "$1" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
 }
 
 # perf_abspath PATH: PATH made absolute against the current directory (not resolved further).

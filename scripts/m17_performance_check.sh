@@ -40,10 +40,6 @@
 # fails; 2 for a usage error of this script.
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-}
-
 caller_pwd=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck disable=SC1091  # checked on its own; the path is computed
@@ -57,7 +53,7 @@ positional=()
 while (($# > 0)); do
   case $1 in
     -h | --help)
-      usage
+      perf_usage "${BASH_SOURCE[0]}"
       exit 0
       ;;
     --competitive) competitive=1 ;;
@@ -73,7 +69,7 @@ while (($# > 0)); do
   shift
 done
 ((${#positional[@]} == 2)) || {
-  usage >&2
+  perf_usage "${BASH_SOURCE[0]}" >&2
   perf_die 2 "expected <task_id> <before|after>, got ${#positional[@]} argument(s)"
 }
 task=${positional[0]}

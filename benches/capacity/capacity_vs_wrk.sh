@@ -45,10 +45,6 @@
 # Exit codes: 0 done; 2 usage error; 3 could not run (build, wrk, server, loadtest failed).
 set -euo pipefail
 
-usage() {
-  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
-}
-
 caller_pwd=$PWD
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck disable=SC1091  # checked on its own; the path is computed
@@ -63,7 +59,7 @@ out_arg=""
 while (($# > 0)); do
   case $1 in
     -h | --help)
-      usage
+      perf_usage "${BASH_SOURCE[0]}"
       exit 0
       ;;
     --rounds | --duration | --port | --connections | --start-rate | --out)
