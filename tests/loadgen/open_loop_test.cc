@@ -184,34 +184,12 @@ rate = 200.0
   EXPECT_EQ(r->latency.count(), 200u);
 }
 
-constexpr char kHealthOnly[] = R"(
-name = "health"
-description = "h"
-[duration]
-total_seconds = 1
-[arrival]
-pattern = "constant"
-rate = 400.0
-[operations]
-health_weight = 1
-[data]
-num_nodes = 0
-preload = false
-[connections]
-count = 4
-)";
-
-// How many GET /health the server answered with 200, from its Prometheus counters.
-uint64_t HealthRequests(const std::string& metrics) {
-  const std::string key = "engram_requests_total{op=\"health\",code=\"200\"} ";
-  const size_t at = metrics.find(key);
-  return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + key.size()));
-}
+const std::string kHealthOnly = testing::HealthScenario(400);
 
 TEST(HealthOperationTest, TheHttpDriverSendsGetHealthAndEveryOneSucceeds) {
   TestServer server(8);
   auto driver = server.Driver(1);
-  const uint64_t before = HealthRequests(server.MetricsText());
+  const uint64_t before = server.HealthOkCount();
   auto r = RunScenario(kHealthOnly, driver.get());
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   const OpReport& health = r->kinds[static_cast<size_t>(OpKind::kHealth)];
@@ -221,7 +199,7 @@ TEST(HealthOperationTest, TheHttpDriverSendsGetHealthAndEveryOneSucceeds) {
   EXPECT_EQ(r->total_operations(), health.count);  // nothing else was sent
   // The server saw them as GET /health (a POST would be 405, a path under /api/v1 404): the
   // run's operations plus the runner's own reachability check.
-  EXPECT_EQ(HealthRequests(server.MetricsText()) - before, 400u + 1u);
+  EXPECT_EQ(server.HealthOkCount() - before, 400u + 1u);
 }
 
 TEST(HealthOperationTest, TheInProcessDriverCountsHealthAsASuccess) {

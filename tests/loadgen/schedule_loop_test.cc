@@ -271,31 +271,10 @@ class CountingHttpDriver : public HttpDriver {
 };
 
 std::unique_ptr<CountingHttpDriver> Counting(const TestServer& server, int io_threads) {
-  auto e = ParseEndpoint(server.url());
-  EXPECT_TRUE(e.ok());
-  EXPECT_TRUE(Resolve(&*e, false).ok());
-  HttpDriverOptions o;
-  o.endpoint = std::move(e).value();
-  o.io_threads = io_threads;
-  return std::make_unique<CountingHttpDriver>(std::move(o));
+  return std::make_unique<CountingHttpDriver>(server.DriverOptions(io_threads));
 }
 
-constexpr char kHealth[] = R"(
-name = "health"
-description = "h"
-[duration]
-total_seconds = 1
-[arrival]
-pattern = "constant"
-rate = 500.0
-[operations]
-health_weight = 1
-[data]
-num_nodes = 0
-preload = false
-[connections]
-count = 4
-)";
+const std::string kHealth = testing::HealthScenario(500);
 
 TEST(ScheduleLoopTest, TheRunnerHandsTheWholeScheduleToADriverThatKeepsIt) {
   TestServer server(8);
@@ -324,11 +303,8 @@ TEST(ScheduleLoopTest, AnAbortedRunStopsSendingAndAccountsForEverySentOperation)
   // Abort once the server has answered 200 of the run's requests (the reachability check is one more).
   std::atomic<bool> stop_watch{false};
   std::thread watcher([&] {
-    const std::string key = "engram_requests_total{op=\"health\",code=\"200\"} ";
     while (!stop_watch.load()) {
-      const std::string m = server.MetricsText();
-      const size_t at = m.find(key);
-      if (at != std::string::npos && std::stoull(m.substr(at + key.size())) >= 201) {
+      if (server.HealthOkCount() >= 201) {
         abort.store(true);
         return;
       }

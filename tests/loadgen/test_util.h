@@ -43,14 +43,25 @@ class TestServer {
   // The server's /metrics exposition (per-operation request counters and more).
   std::string MetricsText() const { return metrics_.Render(*engine_); }
 
-  std::unique_ptr<HttpDriver> Driver(int io_threads = 2) const {
+  // Options of an HTTP driver pointed at this server.
+  HttpDriverOptions DriverOptions(int io_threads) const {
     auto e = ParseEndpoint(url());
     EXPECT_TRUE(e.ok());
     EXPECT_TRUE(Resolve(&*e, false).ok());
     HttpDriverOptions o;
     o.endpoint = std::move(e).value();
     o.io_threads = io_threads;
-    return std::make_unique<HttpDriver>(std::move(o));
+    return o;
+  }
+  std::unique_ptr<HttpDriver> Driver(int io_threads = 2) const {
+    return std::make_unique<HttpDriver>(DriverOptions(io_threads));
+  }
+  // How many GET /health the server answered with 200, from its Prometheus counters.
+  uint64_t HealthOkCount() const {
+    const std::string metrics = MetricsText();
+    const std::string key = "engram_requests_total{op=\"health\",code=\"200\"} ";
+    const size_t at = metrics.find(key);
+    return at == std::string::npos ? 0 : std::stoull(metrics.substr(at + key.size()));
   }
 
  private:
@@ -64,6 +75,25 @@ inline workload::Scenario Scenario(const std::string& toml) {
   auto s = workload::ParseScenario(toml, "test.toml");
   EXPECT_TRUE(s.ok()) << s.error().ToString();
   return std::move(s).value();
+}
+
+// One second of GET /health at `rate` ops/s over 4 connections, no dataset.
+inline std::string HealthScenario(int rate) {
+  return R"(name = "health"
+description = "h"
+[duration]
+total_seconds = 1
+[arrival]
+pattern = "constant"
+rate = )" + std::to_string(rate) + R"(
+[operations]
+health_weight = 1
+[data]
+num_nodes = 0
+preload = false
+[connections]
+count = 4
+)";
 }
 
 inline RunOptions Quiet() {
