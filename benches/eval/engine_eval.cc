@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/histogram.h"
 #include "engine/engine.h"
+#include "eval_data.h"
 #include "index/hnsw_index.h"
 #include "kernels/kernels.h"
 #include "workload/dataset.h"
@@ -43,15 +44,7 @@ struct Summary {
   double p50_us, p90_us, p99_us, p999_us, mean_us;
 };
 
-// CPU time of the calling thread: unlike the wall clock it stops while the thread is
-// descheduled, so on a machine shared with other jobs its tail shows what the code costs and
-// the wall-clock tail minus it shows what the contention cost. (The clock is a system call of
-// well under a microsecond, taken the same way around both systems.)
-int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+using engram::eval::ThreadCpuNanos;
 
 Summary Summarise(const Histogram& h) {
   return {h.ValueAtQuantile(0.5) / 1e3, h.ValueAtQuantile(0.9) / 1e3, h.ValueAtQuantile(0.99) / 1e3,
@@ -101,16 +94,12 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario_path, "scenario whose data distribution and seed to use")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto scenario = engram::workload::LoadScenario(scenario_path);
+  // The last `queries` nodes are the query set.
+  auto scenario = engram::eval::EvalScenario(scenario_path, n + queries, dim, std_dev);
   if (!scenario.ok()) {
     std::fprintf(stderr, "engine_eval: %s\n", scenario.error().ToString().c_str());
     return 2;
   }
-  scenario->data.num_nodes = n + queries;  // the last `queries` nodes are the query set
-  scenario->data.embedding_dim = dim;
-  scenario->data.memory_spaces = 1;
-  if (std_dev >= 0) scenario->data.distribution.std_dev = std_dev;
-  engram::workload::DatasetGenerator gen(*scenario);
   std::string list_ef, list_m;
   for (size_t e : efs) list_ef += (list_ef.empty() ? "" : ",") + std::to_string(e);
   for (size_t m : ms) list_m += (list_m.empty() ? "" : ",") + std::to_string(m);
@@ -120,32 +109,13 @@ int main(int argc, char** argv) {
               scenario->data.distribution.std_dev, queries, k, list_ef.c_str(), list_m.c_str(), efc,
               precision, engram::kernels::DispatchedTargetName());
 
-  // Generate the data (two threads: each node is independent).
-  std::vector<float> data((n + queries) * static_cast<size_t>(dim));
   int64_t t0 = MonoNanos();
-  {
-    auto fill = [&](size_t from, size_t step) {
-      for (size_t i = from; i < n + queries; i += step) {
-        auto e = gen.Node(i);
-        std::copy(e.embedding.begin(), e.embedding.end(), data.begin() + i * dim);
-      }
-    };
-    std::jthread a(fill, 0, 2), b(fill, 1, 2);
-  }
+  const std::vector<float> data = engram::eval::GenerateRows(*scenario);
   std::printf("generated in %.1f s\n", (MonoNanos() - t0) / 1e9);
   const float* query_rows = data.data() + n * dim;
 
-  // Ground truth.
   t0 = MonoNanos();
-  std::vector<std::vector<uint32_t>> truth(queries);
-  {
-    auto exact = [&](size_t from, size_t step) {
-      for (size_t q = from; q < queries; q += step) {
-        for (const auto& h : engram::index::ExactSearch(query_rows + q * dim, data.data(), n, dim, k)) truth[q].push_back(h.slot);
-      }
-    };
-    std::jthread a(exact, 0, 2), b(exact, 1, 2);
-  }
+  const std::vector<std::vector<uint32_t>> truth = engram::eval::ExactTopK(query_rows, queries, data.data(), n, dim, k);
   std::printf("exact ground truth in %.1f s\n", (MonoNanos() - t0) / 1e9);
   {  // how clustered the data is: mean similarity of a query to its exact nearest neighbour
     double s1 = 0;

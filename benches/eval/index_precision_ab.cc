@@ -21,11 +21,12 @@
 #include <cstdio>
 #include <string>
 #include <thread>
-#include <unordered_set>
+#include <algorithm>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/histogram.h"
+#include "eval_data.h"
 #include "index/hnsw_index.h"
 #include "kernels/kernels.h"
 #include "workload/dataset.h"
@@ -38,12 +39,7 @@ using engram::MonoNanos;
 using engram::index::HnswIndex;
 using engram::index::HnswOptions;
 using engram::index::VectorPrecision;
-
-int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+using engram::eval::ThreadCpuNanos;
 
 struct Side {
   const char* name = "";
@@ -78,36 +74,14 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario_path, "scenario whose data distribution and seed to use")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  auto scenario = engram::workload::LoadScenario(scenario_path);
+  auto scenario = engram::eval::EvalScenario(scenario_path, n + queries, dim, std_dev);
   if (!scenario.ok()) {
     std::fprintf(stderr, "index_precision_ab: %s\n", scenario.error().ToString().c_str());
     return 2;
   }
-  scenario->data.num_nodes = n + queries;
-  scenario->data.embedding_dim = dim;
-  scenario->data.memory_spaces = 1;
-  if (std_dev >= 0) scenario->data.distribution.std_dev = std_dev;
-  engram::workload::DatasetGenerator gen(*scenario);
-  std::vector<float> data((n + queries) * static_cast<size_t>(dim));
-  {
-    auto fill = [&](size_t from, size_t step) {
-      for (size_t i = from; i < n + queries; i += step) {
-        auto e = gen.Node(i);
-        std::copy(e.embedding.begin(), e.embedding.end(), data.begin() + i * dim);
-      }
-    };
-    std::jthread a(fill, 0, 2), b(fill, 1, 2);
-  }
+  const std::vector<float> data = engram::eval::GenerateRows(*scenario);
   const float* query_rows = data.data() + n * dim;
-  std::vector<std::unordered_set<uint32_t>> truth(queries);
-  {
-    auto exact = [&](size_t from, size_t step) {
-      for (size_t q = from; q < queries; q += step) {
-        for (const auto& h : engram::index::ExactSearch(query_rows + q * dim, data.data(), n, dim, 10)) truth[q].insert(h.slot);
-      }
-    };
-    std::jthread a(exact, 0, 2), b(exact, 1, 2);
-  }
+  const std::vector<std::vector<uint32_t>> truth = engram::eval::ExactTopK(query_rows, queries, data.data(), n, dim, 10);
   std::printf("index_precision_ab: %zu x %d-d (%s, std_dev %.3g), M %zu, ef_construction %zu, ef %d, %zu queries, simd %s\n",
               n, dim, scenario_path.c_str(), scenario->data.distribution.std_dev, m, efc, ef, queries,
               engram::kernels::DispatchedTargetName());
@@ -160,7 +134,9 @@ int main(int argc, char** argv) {
   for (SearchWay& way : ways) {
     HnswIndex& index = *sides[way.side].index;
     for (size_t q = 0; q < queries; ++q) {
-      for (const auto& h : index.Search(query_rows + q * dim, 10, ef)) way.found += truth[q].count(h.slot);
+      for (const auto& h : index.Search(query_rows + q * dim, 10, ef)) {
+        way.found += std::count(truth[q].begin(), truth[q].end(), h.slot);
+      }
     }
   }
 
