@@ -1,5 +1,10 @@
 #include "loadgen/pipeline.h"
 
+#include <pthread.h>
+#include <sched.h>
+
+#include "core/clock.h"
+
 namespace engram::loadgen {
 
 OpPipeline::OpPipeline(const workload::ScheduleSpec& spec, uint32_t shard_index, uint32_t shard_count,
@@ -7,6 +12,7 @@ OpPipeline::OpPipeline(const workload::ScheduleSpec& spec, uint32_t shard_index,
     : schedule_(spec, shard_index, shard_count), stream_(stream), driver_(driver), options_(std::move(options)) {
   options_.chunk = std::max<size_t>(1, options_.chunk);
   options_.max_ahead = std::max(options_.max_ahead, options_.chunk);
+  live_workers_.store(std::max(1, options_.workers));
   for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { Work(); });
 }
 
@@ -22,7 +28,36 @@ void OpPipeline::Stop() {
   workers_.clear();
 }
 
+namespace {
+constexpr int64_t kYieldNs = 50'000;
+}  // namespace
+
 void OpPipeline::Work() {
+  // The workers run far ahead (max_ahead requests), so they never need to be prompt; the
+  // sender must be. When sender and workers share a core (loadtest pinned to one core, as the
+  // docs advise), a worker generating a chunk at normal priority, or even at nice 19, keeps the
+  // core for its scheduler slice and the sender wakes late. A SCHED_IDLE thread is preempted at
+  // once by any waking normal thread, and still gets the core whenever the sender sleeps, which
+  // it does between sends and whenever it finds the pipeline empty.
+  //
+  // The workers also free what the consumer is done with (Retire). glibc's malloc keeps a
+  // worker's blocks in the worker's arena, and freeing one takes that arena's lock: when the
+  // sender freed requests itself it queued on the lock behind a preempted worker inside malloc,
+  // 1-2 ms at a time every few hundred operations (measured on m17_baseline at 1000 ops/s,
+  // loadtest pinned to one core: schedule lag p99 1.3 ms while the workers generated, 0.0003 ms
+  // once they were done; docs/loadtest.md "Generator threads").
+  //
+  // SCHED_IDLE alone was not enough on this VM: the sender, woken by a completion that arrived
+  // on the other core, still sat runnable behind a generating worker for up to 1.4 ms
+  // (`perf sched timehist`: sch delay), as if the reschedule request reached this core only
+  // at the next tick. So a worker also yields every kYieldNs of generation; a yield with
+  // nobody waiting costs one system call.
+  sched_param idle{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  struct Exit {
+    std::atomic<int>* live;
+    ~Exit() { live->fetch_sub(1, std::memory_order_acq_rel); }
+  } exit{&live_workers_};
   for (;;) {
     Chunk* chunk = nullptr;
     {
@@ -49,7 +84,22 @@ void OpPipeline::Work() {
       chunks_.push_back(std::move(c));
       if (schedule_done_) cv_.notify_all();
     }
+    {
+      std::vector<RequestPtr> requests;
+      std::vector<std::unique_ptr<Chunk>> chunks;
+      {
+        std::lock_guard lock(retired_mu_);
+        requests.swap(retired_);
+        chunks.swap(retired_chunks_);
+      }
+    }  // freed here, on this thread
+    int64_t slice_start = MonoNanos();
     for (auto& r : chunk->requests) {
+      // Give the core back every kYieldNs: see the note at the top of Work().
+      if (const int64_t now = MonoNanos(); now - slice_start > kYieldNs) {
+        sched_yield();
+        slice_start = MonoNanos();
+      }
       workload::Operation op = stream_->At(r->index);
       r->kind = op.kind;
       r->space = op.space;
@@ -70,6 +120,10 @@ void OpPipeline::Work() {
 RequestPtr OpPipeline::PopLocked() {
   // Drop consumed chunks from the front.
   while (!chunks_.empty() && chunks_.front()->ready && chunks_.front()->next >= chunks_.front()->requests.size()) {
+    {
+      std::lock_guard lock(retired_mu_);
+      retired_chunks_.push_back(std::move(chunks_.front()));
+    }
     chunks_.pop_front();
   }
   if (chunks_.empty() || !chunks_.front()->ready) return nullptr;
@@ -94,6 +148,12 @@ RequestPtr OpPipeline::TryNext(bool* over) {
   RequestPtr r = PopLocked();
   *over = !r && chunks_.empty() && (schedule_done_ || stop_);
   return r;
+}
+
+void OpPipeline::Retire(RequestPtr r) {
+  if (live_workers_.load(std::memory_order_acquire) == 0) return;  // nobody allocates any more: free it here
+  std::lock_guard lock(retired_mu_);
+  retired_.push_back(std::move(r));
 }
 
 void OpPipeline::WaitReady(size_t n) {

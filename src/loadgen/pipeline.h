@@ -50,6 +50,8 @@ class OpPipeline {
   RequestPtr TryNext(bool* over);
   // Blocks until the first `n` requests (or all) are ready: a head start before the clock runs.
   void WaitReady(size_t n);
+  // Hands a finished request back, so that a worker frees it (see Work()). Any thread.
+  void Retire(RequestPtr r);
   void Stop();
 
  private:
@@ -73,6 +75,12 @@ class OpPipeline {
   bool schedule_done_ = false;
   bool stop_ = false;
   std::vector<std::thread> workers_;
+  std::atomic<int> live_workers_{0};
+  // Requests and chunks the consumer is done with, freed by the workers. Lock order: mu_, then
+  // retired_mu_.
+  std::mutex retired_mu_;
+  std::vector<RequestPtr> retired_;
+  std::vector<std::unique_ptr<Chunk>> retired_chunks_;
 };
 
 }  // namespace engram::loadgen

@@ -365,6 +365,7 @@ Result<RunReport> Runner::Run() {
       while (r->done_ns > last && !last_done_ns.compare_exchange_weak(last, r->done_ns, std::memory_order_relaxed)) {
       }
     }
+    pipeline.Retire(std::move(r));
     // The decrement publishes everything above to the sender, which reads it once it has
     // seen outstanding == 0 (under mu, so the notification cannot slip past its check).
     if (outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) {
