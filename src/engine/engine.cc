@@ -1,7 +1,7 @@
 #include "engine/engine.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
 
 #include <charconv>
 #include <filesystem>
@@ -141,7 +141,11 @@ std::vector<SpaceStats> Engine::ListSpaces() const {
 void Engine::ConsolidatorLoop(std::stop_token stop) {
   // Background work yields to requests: on a machine with few cores a consolidation burst at
   // normal priority would sit in front of queued requests and show up in their tail latency.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+  // SCHED_IDLE rather than a nice level: a waking request thread preempts it at once, and it
+  // still runs whenever the request threads wait (RocksDB's flush and compaction threads are
+  // lowered the same way, storage/store.cc).
+  sched_param idle{};
+  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
   while (!stop.stop_requested()) {
     {
       std::unique_lock lock(wake_mu_);

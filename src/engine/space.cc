@@ -536,8 +536,12 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
   // synchronous pull steps over it with the SIMD kernel.
   thread_local SpreadScratch s;
   s.Reset(next_slot_.load(std::memory_order_acquire));
-  auto visit = [&](uint32_t slot) {
+  // The cheap tests come first: the stamp array is small and hot, while IsLive reads the
+  // episode's state, a cache miss per edge (it was 40% of Spread's samples when it ran first,
+  // including for every edge met after the budget was full).
+  auto visit = [&](uint32_t slot, bool check_live) {
     if (slot >= s.stamp.size() || s.Has(slot) || s.nodes.size() >= options_.activation_node_budget) return;
+    if (check_live && !IsLive(slot)) return;
     s.stamp[slot] = s.generation;
     s.index[slot] = static_cast<uint32_t>(s.nodes.size());
     s.nodes.push_back(slot);
@@ -547,16 +551,14 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
     std::lock_guard lock(adjacency_mu_[slot % kStripes]);
     for (const Edge& e : (*adjacency_)[slot].edges) s.edges.emplace_back(e.to, e.weight);
   };
-  for (const auto& seed : seeds) visit(seed.first);
+  for (const auto& seed : seeds) visit(seed.first, false);
   size_t layer_begin = 0;
   for (int h = 0; h < hops; ++h) {
     const size_t layer_end = s.nodes.size();
     for (size_t i = layer_begin; i < layer_end; ++i) {
       gather(s.nodes[i]);
       const size_t from = s.edge_begin.back(), to = s.edges.size();
-      for (size_t e = from; e < to; ++e) {
-        if (IsLive(s.edges[e].first)) visit(s.edges[e].first);
-      }
+      for (size_t e = from; e < to; ++e) visit(s.edges[e].first, true);
     }
     layer_begin = layer_end;
   }
