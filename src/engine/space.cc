@@ -528,6 +528,10 @@ struct SpreadScratch {
 };
 }  // namespace
 
+namespace {
+constexpr size_t kSpreadPrefetch = 4;
+}  // namespace
+
 std::vector<std::pair<uint32_t, float>> Space::Spread(
     const std::vector<std::pair<uint32_t, float>>& seeds, int hops) const {
   std::vector<std::pair<uint32_t, float>> out;
@@ -556,6 +560,10 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
   for (int h = 0; h < hops; ++h) {
     const size_t layer_end = s.nodes.size();
     for (size_t i = layer_begin; i < layer_end; ++i) {
+      // The gather is bound by cache misses on the episodes' adjacency headers and lists:
+      // fetch a header a few nodes ahead (its list's address is only safe to read under the
+      // stripe lock, so the list itself is not prefetched).
+      if (i + kSpreadPrefetch < layer_end) __builtin_prefetch(&(*adjacency_)[s.nodes[i + kSpreadPrefetch]]);
       gather(s.nodes[i]);
       const size_t from = s.edge_begin.back(), to = s.edges.size();
       for (size_t e = from; e < to; ++e) visit(s.edges[e].first, true);

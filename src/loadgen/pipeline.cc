@@ -1,6 +1,5 @@
 #include "loadgen/pipeline.h"
 
-#include <pthread.h>
 #include <sched.h>
 
 #include "core/clock.h"
@@ -34,26 +33,21 @@ constexpr int64_t kYieldNs = 50'000;
 
 void OpPipeline::Work() {
   // The workers run far ahead (max_ahead requests), so they never need to be prompt; the
-  // sender must be. When sender and workers share a core (loadtest pinned to one core, as the
-  // docs advise), a worker generating a chunk at normal priority, or even at nice 19, keeps the
-  // core for its scheduler slice and the sender wakes late. A SCHED_IDLE thread is preempted at
-  // once by any waking normal thread, and still gets the core whenever the sender sleeps, which
-  // it does between sends and whenever it finds the pipeline empty.
-  //
-  // The workers also free what the consumer is done with (Retire). glibc's malloc keeps a
-  // worker's blocks in the worker's arena, and freeing one takes that arena's lock: when the
-  // sender freed requests itself it queued on the lock behind a preempted worker inside malloc,
-  // 1-2 ms at a time every few hundred operations (measured on m17_baseline at 1000 ops/s,
-  // loadtest pinned to one core: schedule lag p99 1.3 ms while the workers generated, 0.0003 ms
-  // once they were done; docs/loadtest.md "Generator threads").
-  //
-  // SCHED_IDLE alone was not enough on this VM: the sender, woken by a completion that arrived
-  // on the other core, still sat runnable behind a generating worker for up to 1.4 ms
-  // (`perf sched timehist`: sch delay), as if the reschedule request reached this core only
-  // at the next tick. So a worker also yields every kYieldNs of generation; a yield with
-  // nobody waiting costs one system call.
-  sched_param idle{};
-  (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  // sender must be, also when sender and workers share a core (loadtest pinned to one core,
+  // as the docs advise). Two things made the sender late there (m17_baseline at 1000 ops/s:
+  // schedule lag p99 2.6 ms while the workers generated, 0.0003 ms once they were done;
+  // docs/loadtest.md "Generator threads"):
+  //  - A worker generating a chunk kept the core for a scheduler slice while the sender, woken
+  //    by its timer or a completion, waited runnable (`perf sched timehist`). So a worker
+  //    yields every kYieldNs of generation; a yield with nobody waiting is one system call.
+  //    (SCHED_IDLE workers were tried: still up to 1.4 ms behind a worker on this VM, and
+  //    starved at high rates, where the sender never sleeps: lag p99 0.8-2.5 ms at 30-60K
+  //    ops/s against 0.001-0.018 ms at normal priority. An unprivileged thread also cannot
+  //    leave SCHED_IDLE again to catch up.)
+  //  - glibc's malloc keeps a worker's blocks in the worker's arena, and freeing one takes
+  //    that arena's lock: when the sender freed requests itself it queued on the lock behind a
+  //    preempted worker inside malloc. The workers now free what the sender is done with
+  //    (Retire).
   struct Exit {
     std::atomic<int>* live;
     ~Exit() { live->fetch_sub(1, std::memory_order_acq_rel); }
@@ -95,7 +89,7 @@ void OpPipeline::Work() {
     }  // freed here, on this thread
     int64_t slice_start = MonoNanos();
     for (auto& r : chunk->requests) {
-      // Give the core back every kYieldNs: see the note at the top of Work().
+      // Let a waiting sender have the core every kYieldNs: see the note at the top of Work().
       if (const int64_t now = MonoNanos(); now - slice_start > kYieldNs) {
         sched_yield();
         slice_start = MonoNanos();
