@@ -141,9 +141,10 @@ std::vector<SpaceStats> Engine::ListSpaces() const {
 void Engine::ConsolidatorLoop(std::stop_token stop) {
   // Background work yields to requests: on a machine with few cores a consolidation burst at
   // normal priority would sit in front of queued requests and show up in their tail latency.
-  // SCHED_IDLE rather than a nice level: a waking request thread preempts it at once, and it
-  // still runs whenever the request threads wait (RocksDB's flush and compaction threads are
-  // lowered the same way, storage/store.cc).
+  // SCHED_IDLE rather than a nice level: it runs in the time the request threads leave, and a
+  // waking request thread preempts it rather than waiting for its time slice (RocksDB's flush
+  // and compaction threads are lowered the same way, storage/store.cc). Under sustained
+  // saturation it waits, and the backlog grows until the load eases.
   sched_param idle{};
   (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
   while (!stop.stop_requested()) {

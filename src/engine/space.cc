@@ -526,10 +526,8 @@ struct SpreadScratch {
   }
   bool Has(uint32_t slot) const { return stamp[slot] == generation; }
 };
-}  // namespace
 
-namespace {
-constexpr size_t kSpreadPrefetch = 4;
+constexpr size_t kSpreadPrefetch = 4;  // Spread fetches adjacency headers this many nodes ahead
 }  // namespace
 
 std::vector<std::pair<uint32_t, float>> Space::Spread(

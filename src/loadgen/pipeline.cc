@@ -51,7 +51,7 @@ void OpPipeline::Work() {
   struct Exit {
     std::atomic<int>* live;
     ~Exit() { live->fetch_sub(1, std::memory_order_acq_rel); }
-  } exit{&live_workers_};
+  } on_exit{&live_workers_};
   for (;;) {
     Chunk* chunk = nullptr;
     {
