@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   start->add_flag("--fsync", engine_options.fsync,
                   "fsync the write-ahead log before acknowledging a write (survives power loss; "
                   "without it, acknowledged writes survive a process crash or kill -9)");
-  start->add_option("--threads", server_options.threads, "I/O threads (0 = one per core)")->capture_default_str();
+  start->add_option("--threads", server_options.threads, "I/O threads (0 = one per CPU this process may run on: taskset -c 0 gives 1)")->capture_default_str();
   start->add_option("--max-body-bytes", server_options.max_body_bytes, "Largest request body accepted")->capture_default_str();
   start->add_option("--request-timeout-ms", timeout_ms, "Idle keep-alive and per-request read timeout")->capture_default_str();
   start->add_option("--dim", engine_options.default_space.dim, "Embedding dimension of the default space")->capture_default_str();

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cpus.h"
 #include "engine/engine.h"
 #include "loadgen/driver.h"
 
@@ -48,7 +49,7 @@ class InProcessDriver : public Driver {
   void Submit(RequestPtr request) override;
   void End() override;
   int concurrency() const override {
-    return options_.threads > 0 ? options_.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    return options_.threads > 0 ? options_.threads : UsableCpus();
   }
   int64_t inflight() const override { return running_.load(); }
   int64_t peak_inflight() const override { return peak_running_.load(); }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/cpus.h"
 
 namespace engram::server {
 
@@ -190,8 +191,7 @@ Status HttpServer::Start() {
   impl_->bound_port = impl_->acceptor.local_endpoint().port();
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->Accept();
-  int n = impl_->options.threads > 0 ? impl_->options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  if (n <= 0) n = 2;
+  const int n = impl_->options.threads > 0 ? impl_->options.threads : UsableCpus();
   for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   return Status::Ok();
 }
