@@ -112,6 +112,30 @@ std::vector<RequestPtr> HealthRequests(const std::string& url, int n, int64_t st
 
 constexpr int64_t kMs = 1'000'000;
 
+// What one RunSchedule() through a fresh one-io-thread driver did.
+struct LoopRun {
+  bool aborted = false;
+  std::vector<RequestPtr> done;  // the completions, by request index
+  int64_t peak_inflight = 0;
+};
+
+// Runs `source` through a one-io-thread driver with `connections` connections and waits for
+// `completions` done() callbacks (Completions::WaitFor fails the test if they do not come).
+LoopRun RunLoop(const TestServer& server, int connections, VectorSource* source, size_t completions) {
+  auto driver = server.Driver(1);
+  Completions done;
+  LoopRun run;
+  if (!driver->Begin(connections, done.Callbacks()).ok()) {
+    ADD_FAILURE() << "Begin failed";
+    return run;
+  }
+  run.aborted = driver->RunSchedule(source);
+  run.done = done.WaitFor(completions);
+  driver->End();
+  run.peak_inflight = driver->peak_inflight();
+  return run;
+}
+
 TEST(ScheduleLoopTest, OnlyTheDriverWithOneIoThreadKeepsTheSchedule) {
   TestServer server(8);
   EXPECT_TRUE(server.Driver(1)->RunsSchedule());
@@ -121,15 +145,12 @@ TEST(ScheduleLoopTest, OnlyTheDriverWithOneIoThreadKeepsTheSchedule) {
 
 TEST(ScheduleLoopTest, EveryRequestIsSentNoEarlierThanItsIntendedStartAndCompletesOnce) {
   TestServer server(8);
-  auto driver = server.Driver(1);
-  Completions done;
-  ASSERT_TRUE(driver->Begin(4, done.Callbacks()).ok());
   // 600 requests at 3000/s (200 ms), starting 20 ms from now.
   const int64_t start = MonoNanos() + 20 * kMs;
   VectorSource source(HealthRequests(server.url(), 600, start, 333'333, 10'000 * kMs));
-  EXPECT_FALSE(driver->RunSchedule(&source));
-  std::vector<RequestPtr> all = done.WaitFor(600);
-  driver->End();
+  LoopRun run = RunLoop(server, 4, &source, 600);
+  EXPECT_FALSE(run.aborted);
+  const std::vector<RequestPtr>& all = run.done;
   ASSERT_EQ(all.size(), 600u);
   EXPECT_EQ(source.dispatched, 600);
   for (size_t i = 0; i < all.size(); ++i) {
@@ -144,21 +165,18 @@ TEST(ScheduleLoopTest, EveryRequestIsSentNoEarlierThanItsIntendedStartAndComplet
       EXPECT_GE(r.dispatch_ns, all[i - 1]->dispatch_ns) << "out of schedule order at " << i;
     }
   }
-  EXPECT_LE(driver->peak_inflight(), 4);
+  EXPECT_LE(run.peak_inflight, 4);
 }
 
 TEST(ScheduleLoopTest, RequestsBeyondTheConnectionsWaitInOneFifoQueueWithTheirLatencyClockRunning) {
   // Ten requests due at once, two connections, the server holds each answer 30 ms: two go on
   // the wire, eight queue, and each pair waits for the pair before it.
   TestServer server(8, "health=30ms");
-  auto driver = server.Driver(1);
-  Completions done;
-  ASSERT_TRUE(driver->Begin(2, done.Callbacks()).ok());
   const int64_t start = MonoNanos() + 10 * kMs;
   VectorSource source(HealthRequests(server.url(), 10, start, 0, 10'000 * kMs));
-  EXPECT_FALSE(driver->RunSchedule(&source));
-  std::vector<RequestPtr> all = done.WaitFor(10);
-  driver->End();
+  LoopRun run = RunLoop(server, 2, &source, 10);
+  EXPECT_FALSE(run.aborted);
+  const std::vector<RequestPtr>& all = run.done;
   ASSERT_EQ(all.size(), 10u);
   std::vector<int64_t> done_at;
   for (const auto& r : all) done_at.push_back(r->done_ns);
@@ -182,7 +200,7 @@ TEST(ScheduleLoopTest, RequestsBeyondTheConnectionsWaitInOneFifoQueueWithTheirLa
     }
   }
   EXPECT_EQ(queued, 8);
-  EXPECT_EQ(driver->peak_inflight(), 2);
+  EXPECT_EQ(run.peak_inflight, 2);
 }
 
 TEST(ScheduleLoopTest, DeadlinesFailRequestsOnTheWireAndInTheQueueAsTimeouts) {
@@ -190,17 +208,14 @@ TEST(ScheduleLoopTest, DeadlinesFailRequestsOnTheWireAndInTheQueueAsTimeouts) {
   // request times out on the wire, the four queued behind it in the queue. A sixth, later and
   // with a long deadline, then succeeds on the reopened connection.
   TestServer server(8, "health=200ms");
-  auto driver = server.Driver(1);
-  Completions done;
-  ASSERT_TRUE(driver->Begin(1, done.Callbacks()).ok());
   const int64_t start = MonoNanos() + 10 * kMs;
   std::vector<RequestPtr> requests = HealthRequests(server.url(), 6, start, 0, 50 * kMs);
   requests[5]->intended_ns = start + 100 * kMs;
   requests[5]->deadline_ns = start + 5'000 * kMs;
   VectorSource source(std::move(requests));
-  EXPECT_FALSE(driver->RunSchedule(&source));
-  std::vector<RequestPtr> all = done.WaitFor(6);
-  driver->End();
+  LoopRun run = RunLoop(server, 1, &source, 6);
+  EXPECT_FALSE(run.aborted);
+  const std::vector<RequestPtr>& all = run.done;
   ASSERT_EQ(all.size(), 6u);
   for (size_t i = 0; i < 5; ++i) {
     const Request& r = *all[i];
@@ -214,15 +229,12 @@ TEST(ScheduleLoopTest, DeadlinesFailRequestsOnTheWireAndInTheQueueAsTimeouts) {
 
 TEST(ScheduleLoopTest, AbortStopsTakingRequestsAndEveryDispatchedOneStillCompletes) {
   TestServer server(8);
-  auto driver = server.Driver(1);
-  Completions done;
-  ASSERT_TRUE(driver->Begin(4, done.Callbacks()).ok());
   const int64_t start = MonoNanos() + 10 * kMs;
   VectorSource source(HealthRequests(server.url(), 100, start, kMs, 10'000 * kMs));
   source.abort_after = 10;
-  EXPECT_TRUE(driver->RunSchedule(&source));
-  std::vector<RequestPtr> all = done.WaitFor(10);
-  driver->End();
+  LoopRun run = RunLoop(server, 4, &source, 10);
+  EXPECT_TRUE(run.aborted);
+  const std::vector<RequestPtr>& all = run.done;
   EXPECT_EQ(source.dispatched, 10);
   EXPECT_EQ(all.size(), 10u);  // the one held when the abort came was never sent
   for (size_t i = 0; i < all.size(); ++i) {
@@ -234,16 +246,13 @@ TEST(ScheduleLoopTest, AbortStopsTakingRequestsAndEveryDispatchedOneStillComplet
 
 TEST(ScheduleLoopTest, AGeneratorThatFallsBehindDelaysSendsButLosesNone) {
   TestServer server(8);
-  auto driver = server.Driver(1);
-  Completions done;
-  ASSERT_TRUE(driver->Begin(4, done.Callbacks()).ok());
   // All due at once, but the generator has each one ready only on the third look.
   const int64_t start = MonoNanos();
   VectorSource source(HealthRequests(server.url(), 50, start, 0, 10'000 * kMs));
   source.not_ready_before_each = 2;
-  EXPECT_FALSE(driver->RunSchedule(&source));
-  std::vector<RequestPtr> all = done.WaitFor(50);
-  driver->End();
+  LoopRun run = RunLoop(server, 4, &source, 50);
+  EXPECT_FALSE(run.aborted);
+  const std::vector<RequestPtr>& all = run.done;
   ASSERT_EQ(all.size(), 50u);
   EXPECT_EQ(source.not_ready_answers, 100);
   for (size_t i = 0; i < all.size(); ++i) {
