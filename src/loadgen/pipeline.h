@@ -6,7 +6,8 @@
 // driver Prepare() its request, and the scheduler only pops ready requests in order. The
 // look-ahead is bounded (max_ahead requests), so memory does not grow with the run's length.
 //
-// Threading: Next() and TryNext() from one consumer thread; the workers are internal. Destruction stops them.
+// Threading: Next() and TryNext() from one consumer thread, Retire() from any thread; the workers
+// are internal. Destruction stops them.
 #pragma once
 
 #include <atomic>
