@@ -107,9 +107,10 @@ int main(int argc, char** argv) {
   start->add_option("--ef-construction", ef_construction, "HNSW insert list size")->capture_default_str();
   start->add_option("--ef-search", ef_search, "HNSW default search list size")->capture_default_str();
   start->add_option("--vector-bits", vector_bits,
-                    "Bits per value of the vectors the HNSW index keeps (16: binary16, half the memory "
-                    "traffic; 32: float). Stored spaces keep the precision they were created with")
-      ->check(CLI::IsMember({16, 32}))
+                    "Bits per value of the vectors the HNSW index keeps (8: int8 codes and a scale per "
+                    "vector; 16: binary16; 32: float). Answers are re-ranked with the float embeddings; "
+                    "stored spaces keep the precision they were created with")
+      ->check(CLI::IsMember({8, 16, 32}))
       ->capture_default_str();
   start->add_option("--bulk-parallelism", engine_options.bulk_parallelism, "Index threads per batch insert")->capture_default_str();
   start->add_flag("--no-consolidation", no_consolidation, "Do not consolidate in the background");

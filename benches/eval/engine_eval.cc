@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--m", ms, "HNSW degrees, comma separated (each builds both indexes)")->delimiter(',')->capture_default_str();
   app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
   app.add_option("--precision", precision, "bits per value of the engine index's stored vectors (bare hnswlib: 32)")
-      ->check(CLI::IsMember({16, 32}))
+      ->check(CLI::IsMember({8, 16, 32}))
       ->capture_default_str();
   app.add_option("--std-dev", std_dev,
                  "replace the distribution's per-component noise (clustered/hot_spot); <0 keeps the scenario's")

@@ -1,9 +1,13 @@
-// index_precision_ab: the engine's vector index with float32 and with binary16 storage, built
-// from the same data and timed side by side in one process, one thread.
+// index_precision_ab: the engine's vector index with two storage precisions (float32, binary16
+// or int8; --a 32 --b 16 by default), built from the same data and timed side by side in one
+// process, one thread.
 //
 //   index_precision_ab [--n 100000] [--dim 768] [--queries 2000] [--ef 96] [--block 500]
-//                      [--m 16] [--ef-construction 128] [--std-dev S]
-//                      [--scenario scenarios/competitive/hybrid_production_100k.toml]
+//                      [--m 16] [--ef-construction 128] [--std-dev S] [--a 32] [--b 16]
+//                      [--rerank K] [--scenario scenarios/competitive/hybrid_production_100k.toml]
+//
+// --rerank K asks each index for K candidates and re-ranks them by the exact float dot product
+// before keeping 10, as the engine does (Space::IndexSearch); the re-ranking is timed too.
 //
 // Inserts go in blocks of --block vectors, alternating which index gets the block first
 // (A B, B A, ...), so drift of a shared machine falls on both alike; each block's wall-clock
@@ -57,8 +61,9 @@ struct SearchWay {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"index_precision_ab: the vector index with float32 vs binary16 storage, same data, same run"};
-  size_t n = 100000, queries = 2000, block = 500, m = 16, efc = 128;
+  CLI::App app{"index_precision_ab: the vector index at two storage precisions, same data, same run"};
+  size_t n = 100000, queries = 2000, block = 500, m = 16, efc = 128, rerank = 0;
+  int bits[2] = {32, 16};
   int dim = 768, ef = static_cast<int>(HnswOptions{}.ef_search);
   double std_dev = -1;
   std::string scenario_path = "scenarios/competitive/hybrid_production_100k.toml";
@@ -70,6 +75,10 @@ int main(int argc, char** argv) {
   app.add_option("--m", m, "HNSW degree")->capture_default_str();
   app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
   app.add_option("--std-dev", std_dev, "replace the distribution's per-component noise; <0 keeps the scenario's")
+      ->capture_default_str();
+  app.add_option("--a", bits[0], "bits per value of index A (32, 16 or 8)")->check(CLI::IsMember({32, 16, 8}))->capture_default_str();
+  app.add_option("--b", bits[1], "bits per value of index B (32, 16 or 8)")->check(CLI::IsMember({32, 16, 8}))->capture_default_str();
+  app.add_option("--rerank", rerank, "fetch this many candidates and re-rank them exactly before keeping 10 (0: off)")
       ->capture_default_str();
   app.add_option("--scenario", scenario_path, "scenario whose data distribution and seed to use")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -87,15 +96,14 @@ int main(int argc, char** argv) {
               engram::kernels::DispatchedTargetName());
 
   Side sides[2];
-  sides[0].name = "float32";
-  sides[1].name = "binary16";
   for (int s = 0; s < 2; ++s) {
+    sides[s].name = bits[s] == 32 ? "float32" : bits[s] == 16 ? "binary16" : "int8";
     HnswOptions o;
     o.m = m;
     o.ef_construction = efc;
     o.ef_search = static_cast<size_t>(ef);
     o.initial_capacity = n + 16;
-    o.precision = s == 0 ? VectorPrecision::kFloat32 : VectorPrecision::kFloat16;
+    o.precision = static_cast<VectorPrecision>(bits[s]);
     sides[s].index = std::make_unique<HnswIndex>(dim, o);
   }
   int64_t last_report = MonoNanos();
@@ -122,11 +130,20 @@ int main(int argc, char** argv) {
     ways[w].side = w;
     ways[w].name = sides[w].name;
   }
+  // The engine's search: the index's candidates, re-ranked by the float dot when --rerank is set.
+  auto search = [&](const HnswIndex& index, const float* query) {
+    if (rerank == 0) return index.Search(query, 10, ef);
+    auto hits = index.Search(query, std::max<size_t>(rerank, 10), ef);
+    for (auto& h : hits) h.similarity = engram::kernels::Dot(query, data.data() + size_t{h.slot} * dim, dim);
+    std::sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
+    if (hits.size() > 10) hits.resize(10);
+    return hits;
+  };
   for (size_t q = 0; q < queries; ++q) {
     SearchWay& way = ways[q % 2];
     HnswIndex& index = *sides[way.side].index;
     const int64_t w0 = MonoNanos(), c0 = ThreadCpuNanos();
-    auto hits = index.Search(query_rows + q * dim, 10, ef);
+    auto hits = search(index, query_rows + q * dim);
     const int64_t c1 = ThreadCpuNanos(), w1 = MonoNanos();
     way.wall.Record(w1 - w0);
     way.cpu.Record(c1 - c0);
@@ -134,7 +151,7 @@ int main(int argc, char** argv) {
   for (SearchWay& way : ways) {
     HnswIndex& index = *sides[way.side].index;
     for (size_t q = 0; q < queries; ++q) {
-      for (const auto& h : index.Search(query_rows + q * dim, 10, ef)) {
+      for (const auto& h : search(index, query_rows + q * dim)) {
         way.found += std::count(truth[q].begin(), truth[q].end(), h.slot);
       }
     }
@@ -145,11 +162,12 @@ int main(int argc, char** argv) {
     std::printf("| %s | %.1f | %.1f | %.0f | %.0f |\n", s.name, s.insert_wall_ns / 1e9, s.insert_cpu_ns / 1e9,
                 s.insert_cpu_ns / 1e3 / static_cast<double>(n), s.index->MemoryBytes() / 1048576.0);
   }
-  std::printf("| binary16 / float32 | %.3f | %.3f | | %.3f |\n",
+  std::printf("| %s / %s | %.3f | %.3f | | %.3f |\n", sides[1].name, sides[0].name,
               static_cast<double>(sides[1].insert_wall_ns) / sides[0].insert_wall_ns,
               static_cast<double>(sides[1].insert_cpu_ns) / sides[0].insert_cpu_ns,
               static_cast<double>(sides[1].index->MemoryBytes()) / sides[0].index->MemoryBytes());
-  std::printf("\n| search | p50 us | p99 us | p99 cpu us | recall@10 | p50 / float32's |\n|---|---|---|---|---|---|\n");
+  std::printf("\n| search (rerank %zu) | p50 us | p99 us | p99 cpu us | recall@10 | p50 / %s's |\n|---|---|---|---|---|---|\n",
+              rerank, sides[0].name);
   const double reference = static_cast<double>(ways[0].wall.ValueAtQuantile(0.5));
   for (const SearchWay& w : ways) {
     std::printf("| %s | %.0f | %.0f | %.0f | %.4f | %.3f |\n", w.name.c_str(), w.wall.ValueAtQuantile(0.5) / 1e3,

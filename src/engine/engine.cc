@@ -61,7 +61,7 @@ Result<SpaceOptions> DecodeSpaceOptions(std::string_view text, const SpaceOption
     else if (key == "ef_construction") o.hnsw.ef_construction = v;
     else if (key == "ef_search") o.hnsw.ef_search = v;
     else if (key == "vector_bits") {
-      if (v != 16 && v != 32) return Status::DataLoss("space option vector_bits is ", v, ", not 16 or 32");
+      if (v != 8 && v != 16 && v != 32) return Status::DataLoss("space option vector_bits is ", v, ", not 8, 16 or 32");
       o.hnsw.precision = static_cast<index::VectorPrecision>(v);
     }
   }

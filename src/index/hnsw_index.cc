@@ -50,18 +50,30 @@ void* realloc(void* block, size_t size) {
 
 namespace engram::index {
 
-// hnswlib's SpaceInterface over our dispatched inner products: distance = 1 - dot, of float32
-// or binary16 records.
+// hnswlib's SpaceInterface over our dispatched inner products: distance = 1 - dot, of float32,
+// binary16 or int8 records (an int8 record is dim codes followed by its float scale).
 class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
  public:
   Space(size_t dim, VectorPrecision precision) : dim_(dim), precision_(precision) {}
-  size_t get_data_size() override { return dim_ * ElementBytes(precision_); }
+  size_t get_data_size() override { return RecordBytes(dim_, precision_); }
   hnswlib::DISTFUNC<float> get_dist_func() override {
-    return precision_ == VectorPrecision::kFloat16 ? &DistanceHalf : &DistanceFloat;
+    switch (precision_) {
+      case VectorPrecision::kInt8: return &DistanceInt8;
+      case VectorPrecision::kFloat16: return &DistanceHalf;
+      case VectorPrecision::kFloat32: break;
+    }
+    return &DistanceFloat;
   }
   void* get_dist_func_param() override { return &dim_; }
 
-  static size_t ElementBytes(VectorPrecision p) { return p == VectorPrecision::kFloat16 ? 2 : 4; }
+  static size_t RecordBytes(size_t dim, VectorPrecision p) {
+    switch (p) {
+      case VectorPrecision::kInt8: return dim + sizeof(float);
+      case VectorPrecision::kFloat16: return dim * sizeof(uint16_t);
+      case VectorPrecision::kFloat32: break;
+    }
+    return dim * sizeof(float);
+  }
 
  private:
   static float DistanceFloat(const void* a, const void* b, const void* param) {
@@ -72,16 +84,36 @@ class HnswIndex::Space : public hnswlib::SpaceInterface<float> {
     const size_t dim = *static_cast<const size_t*>(param);
     return 1.0f - kernels::DotHalf(static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), dim);
   }
+  static float DistanceInt8(const void* a, const void* b, const void* param) {
+    const size_t dim = *static_cast<const size_t*>(param);
+    const auto* ca = static_cast<const int8_t*>(a);
+    const auto* cb = static_cast<const int8_t*>(b);
+    float sa, sb;  // the scales follow the codes, unaligned
+    std::memcpy(&sa, ca + dim, sizeof(float));
+    std::memcpy(&sb, cb + dim, sizeof(float));
+    return 1.0f - sa * sb * static_cast<float>(kernels::DotInt8(ca, cb, dim));
+  }
 
   size_t dim_;
   VectorPrecision precision_;
 };
 
-const void* HnswIndex::Stored(const float* vec, std::vector<uint16_t>* half) const {
-  if (options_.precision == VectorPrecision::kFloat32) return vec;
-  half->resize(dim_);
-  kernels::ToHalf(vec, dim_, half->data());
-  return half->data();
+const void* HnswIndex::Stored(const float* vec, std::vector<uint8_t>* record) const {
+  switch (options_.precision) {
+    case VectorPrecision::kFloat32:
+      return vec;
+    case VectorPrecision::kFloat16:
+      record->resize(dim_ * sizeof(uint16_t));
+      kernels::ToHalf(vec, dim_, reinterpret_cast<uint16_t*>(record->data()));
+      return record->data();
+    case VectorPrecision::kInt8: {
+      record->resize(dim_ + sizeof(float));
+      const float scale = kernels::ToInt8(vec, dim_, reinterpret_cast<int8_t*>(record->data()));
+      std::memcpy(record->data() + dim_, &scale, sizeof(float));
+      return record->data();
+    }
+  }
+  return vec;
 }
 
 float HnswIndex::Distance(const void* a, const void* b) const {
@@ -119,8 +151,8 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
   // ConcurrentAddAndSearchKeepEveryVector to segfault (it did once), and forcing that
   // interleaving with sleeps in a copy of the header faults every time. Once an entry point
   // exists no insert takes that branch again, so only the first one needs the exclusive lock.
-  std::vector<uint16_t> half;
-  const void* stored = Stored(vec, &half);
+  std::vector<uint8_t> record;
+  const void* stored = Stored(vec, &record);
   if (!has_entry_point_.load(std::memory_order_acquire)) {
     std::unique_lock lock(grow_mu_);
     if (hnsw_->cur_element_count == 0) {
@@ -166,8 +198,8 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
 std::vector<Neighbor> HnswIndex::Search(const float* query_vec, size_t k, int ef) const {
   std::vector<Neighbor> out;
   if (k == 0) return out;
-  std::vector<uint16_t> half;
-  const void* query = Stored(query_vec, &half);
+  std::vector<uint8_t> record;
+  const void* query = Stored(query_vec, &record);
   std::shared_lock lock(grow_mu_);
   if (hnsw_->cur_element_count == 0) return out;
   const size_t list_size = std::max<size_t>(ef > 0 ? static_cast<size_t>(ef) : options_.ef_search, k);
@@ -261,10 +293,10 @@ Result<std::unique_ptr<HnswIndex>> HnswIndex::Load(const std::string& path, size
     // hnswlib takes the vector size from the space, not the file; the per-element record
     // size in the file tells whether the dimensions agree.
     const size_t stored = loaded->size_data_per_element_ - loaded->size_links_level0_ - sizeof(hnswlib::labeltype);
-    const size_t element = Space::ElementBytes(options.precision);
-    if (stored != dim * element) {
-      return Status::DataLoss("index snapshot ", path, " holds vector records of ", stored,
-                              " bytes, expected ", dim, " dimensions of ", element, " bytes");
+    const size_t expected = Space::RecordBytes(dim, options.precision);
+    if (stored != expected) {
+      return Status::DataLoss("index snapshot ", path, " holds vector records of ", stored, " bytes, expected ",
+                              expected, " (", dim, " dimensions at ", static_cast<int>(options.precision), " bits)");
     }
     index->hnsw_ = std::move(loaded);
     index->hnsw_->setEf(options.ef_search);

@@ -27,13 +27,18 @@ template <typename T> class HierarchicalNSW;
 
 namespace engram::index {
 
-// How the index stores its copy of each vector. binary16 (the default) halves the index's
-// memory and made inserts 16-19% cheaper at 100K x 768, with search time and recall unchanged
-// (benches/eval/index_precision_ab, docs/engine_performance.md). Rounding to binary16 changes
-// a unit-vector dot product by about 1e-5 (kernels::ToHalf).
-// Queries are rounded the same way, so reported similarities carry that error too; the engine
-// re-scores its results from the exact float embeddings it keeps.
-enum class VectorPrecision : uint8_t { kFloat32 = 32, kFloat16 = 16 };
+// How the index stores its copy of each vector: the bits per value. Queries are encoded the same
+// way, so the similarities Search() reports carry the encoding's error; the engine re-scores its
+// results from the exact float embeddings it keeps.
+// - kInt8 (the default): int8 codes and a float scale per vector (kernels::ToInt8), a dot
+//   product off by ~5e-4 for unit 768-d vectors. At 100K x 768 against binary16: inserts 0.68x
+//   and searches 0.73x the time, 0.55x the memory; recall@10 0.951 against 0.961 when the
+//   index's own top 10 is taken, 0.963 when its top 20 is re-ranked by float as the engine does
+//   (benches/eval/index_precision_ab, docs/engine_performance.md "Index vectors as int8").
+// - kFloat16: IEEE binary16, a dot product off by ~1e-5. Against float32: inserts 16-19%
+//   cheaper, search time and recall unchanged.
+// - kFloat32: the vectors as given.
+enum class VectorPrecision : uint8_t { kFloat32 = 32, kFloat16 = 16, kInt8 = 8 };
 
 struct HnswOptions {
   size_t m = 16;                 // graph degree (hnswlib M); level 0 keeps 2*m links
@@ -44,7 +49,7 @@ struct HnswOptions {
   size_t ef_search = 96;
   size_t initial_capacity = 1024;
   uint64_t random_seed = 100;    // hnswlib's level generator seed
-  VectorPrecision precision = VectorPrecision::kFloat16;
+  VectorPrecision precision = VectorPrecision::kInt8;
 };
 
 struct Neighbor {
@@ -87,8 +92,8 @@ class HnswIndex {
  private:
   class Space;
   void GrowIfFull();
-  // `vec` in the stored format: itself (float32), or rounded into `half` (float16).
-  const void* Stored(const float* vec, std::vector<uint16_t>* half) const;
+  // `vec` in the stored format: itself (float32), or encoded into `record` (float16, int8).
+  const void* Stored(const float* vec, std::vector<uint8_t>* record) const;
   float Distance(const void* a, const void* b) const;  // 1 - dot, in the stored format
 
   size_t dim_;

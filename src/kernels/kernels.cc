@@ -129,6 +129,34 @@ float DotHalfKernel(const uint16_t* HWY_RESTRICT a, const uint16_t* HWY_RESTRICT
   return ReduceSum(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3)));
 }
 
+// int8 codes widen to int16 lanes; ReorderWidenMulAccumulate multiplies neighbouring pairs and
+// adds them into int32 lanes (one vpmaddwd on x86), so nothing rounds or overflows: |a*b| <= 127^2
+// and n < 2^17 keeps every int32 lane sum below 2^31. Two accumulator pairs hide the latency.
+using DI16 = hn::ScalableTag<int16_t>;
+using DI32 = hn::RepartitionToWide<DI16>;
+using DI8 = hn::Rebind<int8_t, DI16>;  // half a vector of codes, one per int16 lane
+
+int32_t DotInt8Kernel(const int8_t* HWY_RESTRICT a, const int8_t* HWY_RESTRICT b, size_t n) {
+  const DI16 d16;
+  const DI32 d32;
+  const DI8 d8;
+  const size_t N = hn::Lanes(d16);
+  auto load = [&](const int8_t* p) { return hn::PromoteTo(d16, hn::LoadU(d8, p)); };
+  auto s0 = hn::Zero(d32), t0 = hn::Zero(d32), s1 = hn::Zero(d32), t1 = hn::Zero(d32);
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    s0 = hn::ReorderWidenMulAccumulate(d32, load(a + i), load(b + i), s0, t0);
+    s1 = hn::ReorderWidenMulAccumulate(d32, load(a + i + N), load(b + i + N), s1, t1);
+  }
+  for (; i + N <= n; i += N) s0 = hn::ReorderWidenMulAccumulate(d32, load(a + i), load(b + i), s0, t0);
+  if (i < n) {
+    s1 = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, LoadPartial(d8, a + i, n - i)),
+                                       hn::PromoteTo(d16, LoadPartial(d8, b + i, n - i)), s1, t1);
+  }
+  const auto sum = hn::Add(hn::RearrangeToOddPlusEven(s0, t0), hn::RearrangeToOddPlusEven(s1, t1));
+  return hn::GetLane(hn::SumOfLanes(d32, sum));
+}
+
 // Multiplies a[0..n) by `factor` in place.
 void ScaleInPlace(float* HWY_RESTRICT a, size_t n, float factor) {
   const DF d;
@@ -457,6 +485,7 @@ HWY_EXPORT(DotKernel);
 HWY_EXPORT(SquaredNormKernel);
 HWY_EXPORT(ToHalfKernel);
 HWY_EXPORT(DotHalfKernel);
+HWY_EXPORT(DotInt8Kernel);
 HWY_EXPORT(NormalizeKernel);
 HWY_EXPORT(BatchDotKernel);
 HWY_EXPORT(BatchDotPtrsKernel);
@@ -480,6 +509,24 @@ void ToHalf(const float* a, size_t n, uint16_t* out) { HWY_DYNAMIC_DISPATCH(ToHa
 
 float DotHalf(const uint16_t* a, const uint16_t* b, size_t n) {
   return HWY_DYNAMIC_DISPATCH(DotHalfKernel)(a, b, n);
+}
+
+float ToInt8(const float* a, size_t n, int8_t* out) {
+  float max_abs = 0.0f;
+  for (size_t i = 0; i < n; ++i) max_abs = std::max(max_abs, std::fabs(a[i]));
+  if (max_abs == 0.0f) {
+    std::memset(out, 0, n);
+    return 0.0f;
+  }
+  const float inv = 127.0f / max_abs;
+  for (size_t i = 0; i < n; ++i) {
+    out[i] = static_cast<int8_t>(std::clamp(std::nearbyint(a[i] * inv), -127.0f, 127.0f));
+  }
+  return max_abs / 127.0f;
+}
+
+int32_t DotInt8(const int8_t* a, const int8_t* b, size_t n) {
+  return HWY_DYNAMIC_DISPATCH(DotInt8Kernel)(a, b, n);
 }
 
 void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {

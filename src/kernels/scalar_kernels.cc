@@ -55,6 +55,12 @@ float DotHalf(const uint16_t* a, const uint16_t* b, size_t n) {
   return static_cast<float>(sum);
 }
 
+int32_t DotInt8(const int8_t* a, const int8_t* b, size_t n) {
+  int32_t sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += int32_t{a[i]} * int32_t{b[i]};
+  return sum;
+}
+
 void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {
   for (size_t i = 0; i < count; ++i) out[i] = Dot(query, rows + i * dim, dim);
 }

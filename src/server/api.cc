@@ -369,11 +369,11 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       auto m = f.Int("m", static_cast<int64_t>(so.hnsw.m), 2, 128);
       auto efc = f.Int("ef_construction", static_cast<int64_t>(so.hnsw.ef_construction), 8, 4096);
       auto efs = f.Int("ef_search", static_cast<int64_t>(so.hnsw.ef_search), 1, 100000);
-      auto bits = f.Int("vector_bits", static_cast<int64_t>(so.hnsw.precision), 16, 32);
+      auto bits = f.Int("vector_bits", static_cast<int64_t>(so.hnsw.precision), 8, 32);
       for (const Status& st : {name.error(), dim.error(), m.error(), efc.error(), efs.error(), bits.error()}) {
         if (!st.ok()) return Error(st);
       }
-      if (*bits != 16 && *bits != 32) return Error(Status::InvalidArgument("vector_bits must be 16 or 32"));
+      if (*bits != 8 && *bits != 16 && *bits != 32) return Error(Status::InvalidArgument("vector_bits must be 8, 16 or 32"));
       so.hnsw.precision = static_cast<index::VectorPrecision>(*bits);
       so.dim = static_cast<uint32_t>(*dim);
       so.hnsw.m = static_cast<size_t>(*m);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -347,22 +348,24 @@ TEST(EngineTest, SpacesKeepTheirVectorPrecisionAcrossRestartsAndOldOnesReadAsFlo
   std::vector<EpisodeSpec> batch;
   for (int i = 0; i < 100; ++i) batch.push_back(Spec("e" + std::to_string(i), RandomVec(rng)));
   {
-    auto engine = Engine::Open(SmallOptions(dir)).value();  // default space: binary16
-    EXPECT_EQ(engine->GetSpace("default").value()->options().hnsw.precision, index::VectorPrecision::kFloat16);
-    SpaceOptions f32 = engine->options().default_space;
-    f32.hnsw.precision = index::VectorPrecision::kFloat32;
-    ASSERT_TRUE(engine->CreateSpace("f32", f32).ok());
-    ASSERT_TRUE(engine->GetSpace("default").value()->RememberBatch(batch).ok());
-    ASSERT_TRUE(engine->GetSpace("f32").value()->RememberBatch(batch).ok());
+    auto engine = Engine::Open(SmallOptions(dir)).value();  // default space: int8
+    EXPECT_EQ(engine->GetSpace("default").value()->options().hnsw.precision, index::VectorPrecision::kInt8);
+    for (auto [name, precision] : {std::pair{"f32", index::VectorPrecision::kFloat32},
+                                   std::pair{"f16", index::VectorPrecision::kFloat16}}) {
+      SpaceOptions o = engine->options().default_space;
+      o.hnsw.precision = precision;
+      ASSERT_TRUE(engine->CreateSpace(name, o).ok());
+    }
+    for (const char* name : {"default", "f32", "f16"}) ASSERT_TRUE(engine->GetSpace(name).value()->RememberBatch(batch).ok());
   }
   EngineOptions reopen = SmallOptions(dir);
   reopen.default_space.hnsw.precision = index::VectorPrecision::kFloat32;  // the stored choice wins
   auto engine = Engine::Open(reopen).value();
-  for (const char* name : {"default", "f32"}) {
+  for (auto [name, precision] : {std::pair{"default", index::VectorPrecision::kInt8},
+                                 std::pair{"f32", index::VectorPrecision::kFloat32},
+                                 std::pair{"f16", index::VectorPrecision::kFloat16}}) {
     Space* space = engine->GetSpace(name).value();
-    EXPECT_EQ(space->options().hnsw.precision, std::string(name) == "f32" ? index::VectorPrecision::kFloat32
-                                                                          : index::VectorPrecision::kFloat16)
-        << name;
+    EXPECT_EQ(space->options().hnsw.precision, precision) << name;
     EXPECT_EQ(space->Stats().index_size, 100u) << name;
     EXPECT_EQ(space->Search(batch[42].embedding, 1, 0).value()[0].id, "e42") << name;
   }
@@ -376,13 +379,16 @@ TEST(EngineTest, SpacesKeepTheirVectorPrecisionAcrossRestartsAndOldOnesReadAsFlo
             index::VectorPrecision::kFloat32);
   SpaceOptions half = defaults;
   EXPECT_EQ(DecodeSpaceOptions(EncodeSpaceOptions(half), SpaceOptions{})->hnsw.precision, index::VectorPrecision::kFloat16);
-  EXPECT_EQ(DecodeSpaceOptions("dim=8;vector_bits=8", defaults).error().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeSpaceOptions("dim=8;vector_bits=8", defaults)->hnsw.precision, index::VectorPrecision::kInt8);
+  EXPECT_EQ(DecodeSpaceOptions("dim=8;vector_bits=4", defaults).error().code(), StatusCode::kDataLoss);
 }
 
-TEST(SpaceTest, SearchReportsExactSimilaritiesFromABinary16Index) {
+TEST(SpaceTest, SearchReportsExactSimilaritiesFromInt8AndBinary16Indexes) {
   auto engine = Engine::Open(SmallOptions()).value();
-  Space* space = engine->GetSpace("default").value();
-  ASSERT_EQ(space->options().hnsw.precision, index::VectorPrecision::kFloat16);
+  ASSERT_EQ(engine->GetSpace("default").value()->options().hnsw.precision, index::VectorPrecision::kInt8);
+  SpaceOptions half = engine->options().default_space;
+  half.hnsw.precision = index::VectorPrecision::kFloat16;
+  ASSERT_TRUE(engine->CreateSpace("f16", half).ok());
   Rng rng(12);
   std::vector<std::vector<float>> unit;
   std::vector<EpisodeSpec> batch;
@@ -392,18 +398,31 @@ TEST(SpaceTest, SearchReportsExactSimilaritiesFromABinary16Index) {
     kernels::scalar::Normalize(v.data(), v.size());
     unit.push_back(std::move(v));
   }
-  ASSERT_TRUE(space->RememberBatch(batch).ok());
   std::vector<float> q = RandomVec(rng);
-  auto hits = space->Search(q, 10, 0).value();
-  ASSERT_EQ(hits.size(), 10u);
-  kernels::scalar::Normalize(q.data(), q.size());
-  for (size_t i = 0; i < hits.size(); ++i) {
-    const size_t slot = std::stoul(hits[i].id.substr(1));
-    // Float rounding only: a binary16 similarity would be ~1e-4 off at 32 dimensions.
-    EXPECT_NEAR(hits[i].similarity, kernels::scalar::Dot(q.data(), unit[slot].data(), kDim), 2e-6) << hits[i].id;
-    if (i > 0) {
-      EXPECT_GE(hits[i - 1].similarity, hits[i].similarity);
+  std::vector<float> unit_q = q;
+  kernels::scalar::Normalize(unit_q.data(), unit_q.size());
+  std::vector<std::pair<float, std::string>> exact;
+  for (size_t i = 0; i < unit.size(); ++i) {
+    exact.emplace_back(kernels::scalar::Dot(unit_q.data(), unit[i].data(), kDim), "e" + std::to_string(i));
+  }
+  std::sort(exact.rbegin(), exact.rend());
+  for (const char* name : {"default", "f16"}) {
+    Space* space = engine->GetSpace(name).value();
+    ASSERT_TRUE(space->RememberBatch(batch).ok());
+    auto hits = space->Search(q, 10, 0).value();
+    ASSERT_EQ(hits.size(), 10u) << name;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      const size_t slot = std::stoul(hits[i].id.substr(1));
+      // Float rounding only: an int8 similarity would be ~1e-3 off at 32 dimensions, binary16 ~1e-4.
+      EXPECT_NEAR(hits[i].similarity, kernels::scalar::Dot(unit_q.data(), unit[slot].data(), kDim), 2e-6)
+          << name << " " << hits[i].id;
+      if (i > 0) {
+        EXPECT_GE(hits[i - 1].similarity, hits[i].similarity) << name;
+      }
     }
+    // 300 vectors are few enough for the graph search to find the true nearest ten, and the
+    // re-ranking by float puts them in exact order.
+    for (size_t i = 0; i < hits.size(); ++i) EXPECT_EQ(hits[i].id, exact[i].second) << name << " rank " << i;
   }
 }
 

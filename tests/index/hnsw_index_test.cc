@@ -46,14 +46,28 @@ class HnswPrecisionTest : public testing::TestWithParam<VectorPrecision> {
   }
   // How far a similarity the index reports may be from the exact float dot product of two unit
   // vectors: float rounding, plus for binary16 a relative 2^-11 per value, 2^-10 per product,
-  // and sum |a_i b_i| <= 1.
-  double Tolerance() const { return GetParam() == VectorPrecision::kFloat16 ? 0x1.0p-10 + 1e-5 : 1e-5; }
+  // and sum |a_i b_i| <= 1. For int8 each value moves by up to half a step (max|x| / 254), so
+  // the dot by up to sum(|a_i| s_b + |b_i| s_a) / 2 + n s_a s_b / 4: about 0.018 for the 64-d
+  // unit vectors here (max|x| ~0.35, sum|x| ~6.4); the typical error is ten times smaller.
+  double Tolerance() const {
+    switch (GetParam()) {
+      case VectorPrecision::kInt8: return 0.02;
+      case VectorPrecision::kFloat16: return 0x1.0p-10 + 1e-5;
+      case VectorPrecision::kFloat32: break;
+    }
+    return 1e-5;
+  }
 };
 
 INSTANTIATE_TEST_SUITE_P(Precisions, HnswPrecisionTest,
-                         testing::Values(VectorPrecision::kFloat32, VectorPrecision::kFloat16),
+                         testing::Values(VectorPrecision::kFloat32, VectorPrecision::kFloat16, VectorPrecision::kInt8),
                          [](const testing::TestParamInfo<VectorPrecision>& info) {
-                           return info.param == VectorPrecision::kFloat16 ? std::string("Float16") : std::string("Float32");
+                           switch (info.param) {
+                             case VectorPrecision::kInt8: return std::string("Int8");
+                             case VectorPrecision::kFloat16: return std::string("Float16");
+                             case VectorPrecision::kFloat32: break;
+                           }
+                           return std::string("Float32");
                          });
 
 TEST_P(HnswPrecisionTest, SearchOnSmallSetMatchesBruteForce) {
@@ -204,8 +218,11 @@ TEST_P(HnswPrecisionTest, SnapshotRoundTripGivesSameAnswers) {
   EXPECT_EQ(HnswIndex::Load(path, dim + 1, Options()).error().code(), StatusCode::kDataLoss);
   // A snapshot of the other precision is refused, not misread.
   HnswOptions other = Options();
-  other.precision = GetParam() == VectorPrecision::kFloat16 ? VectorPrecision::kFloat32 : VectorPrecision::kFloat16;
-  EXPECT_EQ(HnswIndex::Load(path, dim, other).error().code(), StatusCode::kDataLoss);
+  for (VectorPrecision p : {VectorPrecision::kFloat32, VectorPrecision::kFloat16, VectorPrecision::kInt8}) {
+    if (p == GetParam()) continue;
+    other.precision = p;
+    EXPECT_EQ(HnswIndex::Load(path, dim, other).error().code(), StatusCode::kDataLoss) << static_cast<int>(p);
+  }
   EXPECT_EQ(HnswIndex::Load(path + ".missing", dim, Options()).error().code(), StatusCode::kNotFound);
   std::filesystem::remove(path);
 }

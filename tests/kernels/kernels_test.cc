@@ -182,6 +182,63 @@ TEST(KernelsTest, DotHalfMatchesScalarAndStaysCloseToTheFloatDot) {
   });
 }
 
+TEST(KernelsTest, DotInt8IsExactOnEveryTargetIncludingTheExtremes) {
+  ForEachTarget([] {
+    Rng rng(23);
+    for (const size_t n : kSizes) {
+      for (const size_t offset : kOffsets) {
+        std::vector<int8_t> a(n + offset), b(n + 1);
+        for (size_t i = 0; i < n; ++i) {
+          a[offset + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
+          b[1 + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
+        }
+        EXPECT_EQ(DotInt8(a.data() + offset, b.data() + 1, n), scalar::DotInt8(a.data() + offset, b.data() + 1, n))
+            << "n=" << n << " offset=" << offset;
+      }
+    }
+    // The largest sums the contract allows, both signs: every int16 pair product is 2 * 127^2.
+    const size_t n = (size_t{1} << 17) - 1;
+    std::vector<int8_t> plus(n, 127), minus(n, -127);
+    EXPECT_EQ(DotInt8(plus.data(), plus.data(), n), int32_t{127 * 127} * static_cast<int32_t>(n));
+    EXPECT_EQ(DotInt8(plus.data(), minus.data(), n), -int32_t{127 * 127} * static_cast<int32_t>(n));
+  });
+}
+
+TEST(KernelsTest, ToInt8CodesReconstructWithinHalfAStepAndKeepTheDotClose) {
+  Rng rng(24);
+  for (const size_t n : kSizes) {
+    if (n == 0) continue;
+    std::vector<float> a(n), b(n);
+    FillNormal(rng, a.data(), n);
+    FillNormal(rng, b.data(), n);
+    Normalize(a.data(), n);
+    Normalize(b.data(), n);
+    std::vector<int8_t> qa(n), qb(n);
+    const float sa = ToInt8(a.data(), n, qa.data());
+    const float sb = ToInt8(b.data(), n, qb.data());
+    float max_abs = 0;
+    for (float x : a) max_abs = std::max(max_abs, std::fabs(x));
+    EXPECT_FLOAT_EQ(sa, max_abs / 127.0f) << "n=" << n;
+    bool has_extreme = false;
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_GE(qa[i], -127);
+      EXPECT_LE(std::fabs(qa[i] * sa - a[i]), 0.5001f * sa) << "n=" << n << " i=" << i;
+      has_extreme |= std::abs(qa[i]) == 127;
+    }
+    EXPECT_TRUE(has_extreme) << "the largest value maps to +-127, n=" << n;
+    // Each value moves by at most half a step, so the dot moves by at most
+    // sum(|a_i| sb/2 + |b_i| sa/2 + sa sb/4).
+    double bound = 0;
+    for (size_t i = 0; i < n; ++i) bound += std::fabs(a[i]) * sb / 2 + std::fabs(b[i]) * sa / 2 + sa * sb / 4;
+    const double approx = static_cast<double>(sa) * sb * DotInt8(qa.data(), qb.data(), n);
+    EXPECT_NEAR(approx, scalar::Dot(a.data(), b.data(), n), bound * 1.001 + 1e-7) << "n=" << n;
+  }
+  std::vector<float> zero(5, 0.0f);
+  std::vector<int8_t> codes(5, 9);
+  EXPECT_EQ(ToInt8(zero.data(), zero.size(), codes.data()), 0.0f);
+  EXPECT_EQ(codes, std::vector<int8_t>(5, 0));
+}
+
 TEST(KernelsTest, SquaredNormMatchesScalar) {
   ForEachTarget([] {
     Rng rng(2);
