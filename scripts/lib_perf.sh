@@ -86,7 +86,7 @@ perf_alive() {
 perf_sample_resources() {
   local pid=$1 out=$2 interval=${3:-0.5}
   local clk start now prev_now="" prev_ticks="" ticks rss threads stat rest cpu tenths elapsed
-  local key value unit stamp sleep_fd
+  local key value stamp sleep_fd
   local -a f
   clk=$(getconf CLK_TCK)
   exec {sleep_fd}<> <(:)
@@ -106,7 +106,7 @@ perf_sample_resources() {
     ticks=$((f[11] + f[12]))
     threads=${f[17]}
     rss=0
-    while read -r key value unit; do
+    while read -r key value _; do
       if [[ $key == VmRSS: ]]; then
         rss=$value
         break
