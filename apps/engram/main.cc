@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
                     "Bits per value of the vectors the HNSW index keeps (8: int8 codes and a scale per "
                     "vector; 16: binary16; 32: float). Answers are re-ranked with the float embeddings; "
                     "stored spaces keep the precision they were created with")
-      ->check(CLI::IsMember({8, 16, 32}))
+      ->check(CLI::IsMember(engram::index::kVectorPrecisionBits))
       ->capture_default_str();
   start->add_option("--bulk-parallelism", engine_options.bulk_parallelism, "Index threads per batch insert")->capture_default_str();
   start->add_flag("--no-consolidation", no_consolidation, "Do not consolidate in the background");
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   engine_options.default_space.hnsw.m = m;
   engine_options.default_space.hnsw.ef_construction = ef_construction;
   engine_options.default_space.hnsw.ef_search = ef_search;
-  engine_options.default_space.hnsw.precision = static_cast<engram::index::VectorPrecision>(vector_bits);
+  engine_options.default_space.hnsw.precision = *engram::index::VectorPrecisionFromBits(vector_bits);  // checked by CLI
   server_options.request_timeout = std::chrono::milliseconds(timeout_ms);
   return Start(engine_options, server_options, inject_delay, inject_stall);
 }

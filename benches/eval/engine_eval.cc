@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--m", ms, "HNSW degrees, comma separated (each builds both indexes)")->delimiter(',')->capture_default_str();
   app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
   app.add_option("--precision", precision, "bits per value of the engine index's stored vectors (bare hnswlib: 32)")
-      ->check(CLI::IsMember({8, 16, 32}))
+      ->check(CLI::IsMember(engram::index::kVectorPrecisionBits))
       ->capture_default_str();
   app.add_option("--std-dev", std_dev,
                  "replace the distribution's per-component noise (clustered/hot_spot); <0 keeps the scenario's")
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     eo.default_space.hnsw.ef_construction = efc;
     eo.default_space.hnsw.ef_search = efs.front();
     eo.default_space.hnsw.initial_capacity = n + 16;
-    eo.default_space.hnsw.precision = static_cast<engram::index::VectorPrecision>(precision);
+    eo.default_space.hnsw.precision = *engram::index::VectorPrecisionFromBits(precision);  // checked by CLI
     eo.background_consolidation = false;
     auto engine = engram::Engine::Open(eo).value();
     engram::Space* space = engine->GetSpace("default").value();

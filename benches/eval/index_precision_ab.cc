@@ -76,8 +76,12 @@ int main(int argc, char** argv) {
   app.add_option("--ef-construction", efc, "HNSW insert list size")->capture_default_str();
   app.add_option("--std-dev", std_dev, "replace the distribution's per-component noise; <0 keeps the scenario's")
       ->capture_default_str();
-  app.add_option("--a", bits[0], "bits per value of index A (32, 16 or 8)")->check(CLI::IsMember({32, 16, 8}))->capture_default_str();
-  app.add_option("--b", bits[1], "bits per value of index B (32, 16 or 8)")->check(CLI::IsMember({32, 16, 8}))->capture_default_str();
+  app.add_option("--a", bits[0], "bits per value of index A (32, 16 or 8)")
+      ->check(CLI::IsMember(engram::index::kVectorPrecisionBits))
+      ->capture_default_str();
+  app.add_option("--b", bits[1], "bits per value of index B (32, 16 or 8)")
+      ->check(CLI::IsMember(engram::index::kVectorPrecisionBits))
+      ->capture_default_str();
   app.add_option("--rerank", rerank, "fetch this many candidates and re-rank them exactly before keeping 10 (0: off)")
       ->capture_default_str();
   app.add_option("--scenario", scenario_path, "scenario whose data distribution and seed to use")->capture_default_str();
@@ -97,13 +101,14 @@ int main(int argc, char** argv) {
 
   Side sides[2];
   for (int s = 0; s < 2; ++s) {
-    sides[s].name = bits[s] == 32 ? "float32" : bits[s] == 16 ? "binary16" : "int8";
+    const VectorPrecision precision = *engram::index::VectorPrecisionFromBits(bits[s]);  // checked by CLI
+    sides[s].name = engram::index::VectorPrecisionName(precision);
     HnswOptions o;
     o.m = m;
     o.ef_construction = efc;
     o.ef_search = static_cast<size_t>(ef);
     o.initial_capacity = n + 16;
-    o.precision = static_cast<VectorPrecision>(bits[s]);
+    o.precision = precision;
     sides[s].index = std::make_unique<HnswIndex>(dim, o);
   }
   int64_t last_report = MonoNanos();

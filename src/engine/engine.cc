@@ -61,8 +61,9 @@ Result<SpaceOptions> DecodeSpaceOptions(std::string_view text, const SpaceOption
     else if (key == "ef_construction") o.hnsw.ef_construction = v;
     else if (key == "ef_search") o.hnsw.ef_search = v;
     else if (key == "vector_bits") {
-      if (v != 8 && v != 16 && v != 32) return Status::DataLoss("space option vector_bits is ", v, ", not 8, 16 or 32");
-      o.hnsw.precision = static_cast<index::VectorPrecision>(v);
+      const auto precision = index::VectorPrecisionFromBits(static_cast<int64_t>(v));
+      if (!precision) return Status::DataLoss("space option vector_bits is ", v, ", not 8, 16 or 32");
+      o.hnsw.precision = *precision;
     }
   }
   return o;

@@ -11,10 +11,12 @@
 // Add()). Save() must not run with concurrent Add().
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -39,6 +41,28 @@ namespace engram::index {
 //   cheaper, search time and recall unchanged.
 // - kFloat32: the vectors as given.
 enum class VectorPrecision : uint8_t { kFloat32 = 32, kFloat16 = 16, kInt8 = 8 };
+
+// The bits per value a precision may be given as: what `engram start --vector-bits`, the API's
+// `vector_bits` and a stored space's options accept.
+inline constexpr std::array<int, 3> kVectorPrecisionBits = {8, 16, 32};
+
+// The precision of `bits` per value, or nullopt if no precision has that many.
+constexpr std::optional<VectorPrecision> VectorPrecisionFromBits(int64_t bits) {
+  for (int b : kVectorPrecisionBits) {
+    if (bits == b) return static_cast<VectorPrecision>(b);
+  }
+  return std::nullopt;
+}
+
+// "int8", "binary16" or "float32".
+constexpr const char* VectorPrecisionName(VectorPrecision p) {
+  switch (p) {
+    case VectorPrecision::kInt8: return "int8";
+    case VectorPrecision::kFloat16: return "binary16";
+    case VectorPrecision::kFloat32: break;
+  }
+  return "float32";
+}
 
 struct HnswOptions {
   size_t m = 16;                 // graph degree (hnswlib M); level 0 keeps 2*m links

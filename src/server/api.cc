@@ -373,8 +373,9 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       for (const Status& st : {name.error(), dim.error(), m.error(), efc.error(), efs.error(), bits.error()}) {
         if (!st.ok()) return Error(st);
       }
-      if (*bits != 8 && *bits != 16 && *bits != 32) return Error(Status::InvalidArgument("vector_bits must be 8, 16 or 32"));
-      so.hnsw.precision = static_cast<index::VectorPrecision>(*bits);
+      const auto precision = index::VectorPrecisionFromBits(*bits);
+      if (!precision) return Error(Status::InvalidArgument("vector_bits must be 8, 16 or 32"));
+      so.hnsw.precision = *precision;
       so.dim = static_cast<uint32_t>(*dim);
       so.hnsw.m = static_cast<size_t>(*m);
       so.hnsw.ef_construction = static_cast<size_t>(*efc);
