@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "benchgate/gbench_json.h"
 #include "benchgate/history.h"
 #include "benchgate/json_util.h"
+#include "benchgate/libraries.h"
 #include "benchgate/report.h"
 #include "benchgate/results.h"
 #include "benchgate/runner.h"
@@ -225,6 +227,59 @@ TEST(CompareInstructionsTest, ExactCountsGateOnTheThreshold) {
   // Instruction baselines say nothing about wall time.
   o.mode = Mode::kWallTime;
   EXPECT_FALSE(Compare(BaselinesFile{{*base}}, *cur, o).compared);
+}
+
+// --- shared libraries ---------------------------------------------------------------------------
+
+TEST(LibrariesTest, ParsesLddOutput) {
+  const auto libs = ParseLddOutput(
+      "\tlinux-vdso.so.1 (0x00007ffd5a1f2000)\n"
+      "\tlibhwy.so.1 => /lib/x86_64-linux-gnu/libhwy.so.1 (0x00007f2b1c5e0000)\n"
+      "\tlibmissing.so.2 => not found\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f2b1c200000)\n"
+      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f2b1c6a0000)\n");
+  ASSERT_EQ(libs.size(), 3u);
+  EXPECT_EQ(libs[0].name, "libhwy.so.1");
+  EXPECT_EQ(libs[0].path, "/lib/x86_64-linux-gnu/libhwy.so.1");
+  EXPECT_EQ(libs[1].name, "libc.so.6");
+  EXPECT_EQ(libs[2].name, "ld-linux-x86-64.so.2");
+  EXPECT_EQ(libs[2].path, "/lib64/ld-linux-x86-64.so.2");
+  EXPECT_TRUE(ParseLddOutput("\tstatically linked\n").empty());
+}
+
+TEST(LibrariesTest, VersionsComeFromRealFileNamesThenGlibcsBanner) {
+  EXPECT_EQ(VersionFromFileName("libhwy.so.1", "libhwy.so.1.0.3"), "1.0.3");
+  EXPECT_EQ(VersionFromFileName("libbenchmark.so.1debian", "libbenchmark.so.1.7.1"), "1.7.1");
+  EXPECT_EQ(VersionFromFileName("libstdc++.so.6", "libstdc++.so.6.0.30"), "6.0.30");
+  EXPECT_EQ(VersionFromFileName("libc.so.6", "libc.so.6"), "");
+  EXPECT_EQ(VersionFromFileName("libgcc_s.so.1", "libgcc_s.so.1"), "");
+  EXPECT_EQ(VersionFromFileName("libfoo.so", "libfoo.so"), "");
+  EXPECT_TRUE(IsGlibcLibrary("libm.so.6"));
+  EXPECT_TRUE(IsGlibcLibrary("ld-linux-x86-64.so.2"));
+  EXPECT_FALSE(IsGlibcLibrary("libcrypto.so.3"));
+  EXPECT_FALSE(IsGlibcLibrary("libhwy.so.1"));
+  std::string image(1000, '\0');
+  image += "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36.";
+  EXPECT_EQ(GlibcReleaseFromImage(image), "2.36");
+  EXPECT_EQ(GlibcReleaseFromImage("no banner here"), "");
+}
+
+TEST(LibrariesTest, EveryLibraryOfARealBinaryGetsAVersion) {
+  auto libs = LibraryVersions({kBenchGate});
+  ASSERT_TRUE(libs.ok()) << libs.error().ToString();
+  ASSERT_FALSE(libs->empty());
+  bool libc = false;
+  for (const std::string& entry : *libs) {
+    const size_t space = entry.find(' ');
+    ASSERT_NE(space, std::string::npos) << entry;
+    EXPECT_FALSE(entry.substr(space + 1).empty()) << entry;
+    if (entry.rfind("libc.so.6 ", 0) == 0) {
+      libc = true;
+      EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(entry[space + 1]))) << entry;
+    }
+  }
+  EXPECT_TRUE(libc);
+  EXPECT_TRUE(std::is_sorted(libs->begin(), libs->end()));
 }
 
 // --- baselines file -------------------------------------------------------------------------
