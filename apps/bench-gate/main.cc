@@ -379,7 +379,8 @@ int Main(int argc, char** argv) {
       "Print this machine's fingerprint as JSON, and the fields each mode compares (the "
       "Valgrind fields are filled in by instruction-mode runs)");
   fingerprint->add_option("--bench", f.binaries,
-                          "Also record the shared libraries this benchmark binary loads (repeatable)");
+                          "Also record the shared libraries this benchmark binary loads "
+                          "(repeatable)");
 
   try {
     app.parse(argc, argv);

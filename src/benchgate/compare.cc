@@ -156,7 +156,8 @@ std::string UnrecordedNote(const std::vector<FieldDifference>& differences) {
   for (const FieldDifference& d : differences) {
     if (d.unrecorded) fields += (fields.empty() ? "" : ", ") + d.field;
   }
-  return fields.empty() ? "" : " Not checked, because one side does not record them: " + fields + ".";
+  if (fields.empty()) return "";
+  return " Not checked, because one side does not record them: " + fields + ".";
 }
 
 }  // namespace
@@ -168,11 +169,12 @@ Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
     Comparison c = CompareSets(*match, current, options);
     if (!c.differences.empty()) {
       const std::string fields = FieldNames(c.differences, false);
+      const std::string how = fields.empty() ? std::string("matches in every field it records")
+                                             : std::string("differs only in fields that cannot "
+                                                           "change ") +
+                                                   QuantityName(options.mode) + " (" + fields + ")";
       c.message = "COMPARED: no " + mode + " baseline has exactly this fingerprint; the closest " +
-                  (fields.empty() ? std::string("matches in every field it records")
-                                  : "differs only in fields that cannot change " +
-                                        std::string(QuantityName(options.mode)) + " (" + fields + ")") +
-                  ", so it is compared." + UnrecordedNote(c.differences);
+                  how + ", so it is compared." + UnrecordedNote(c.differences);
     }
     return c;
   }
@@ -180,8 +182,9 @@ Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
   if (closest != nullptr && options.force) {
     Comparison c = CompareSets(*closest, current, options);
     c.forced = true;
-    c.message = "FORCED: comparing against the baseline of a different fingerprint (it differs in " +
-                FieldNames(c.differences, true) + ", which can change " + QuantityName(options.mode) +
+    c.message = "FORCED: comparing against the baseline of a different fingerprint (it differs "
+                "in " + FieldNames(c.differences, true) + ", which can change " +
+                QuantityName(options.mode) +
                 "); the verdicts mix code changes with machine and build differences.";
     return c;
   }
@@ -199,9 +202,9 @@ Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
   c.differences = Differences(closest->fingerprint, current.fingerprint, options.mode);
   c.message = "NOT COMPARED: no " + mode + " baseline for this machine and build. The closest " +
               "differs in " + FieldNames(c.differences, true) + ", which can change " +
-              QuantityName(options.mode) + ", so its numbers say nothing about this change. Record " +
-              "a baseline for this fingerprint with scripts/update_baselines.sh, or pass --force " +
-              "to compare anyway.";
+              QuantityName(options.mode) + ", so its numbers say nothing about this change. " +
+              "Record a baseline for this fingerprint with scripts/update_baselines.sh, or pass " +
+              "--force to compare anyway.";
   return c;
 }
 

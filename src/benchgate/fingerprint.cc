@@ -135,7 +135,8 @@ std::string Join(const std::vector<std::string>& items, const std::string& field
 }
 
 // The entries of `a` that `b` lacks (both sorted).
-std::vector<std::string> Minus(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+std::vector<std::string> Minus(const std::vector<std::string>& a,
+                               const std::vector<std::string>& b) {
   std::vector<std::string> out;
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;

@@ -84,8 +84,8 @@ bool AnyMatters(const std::vector<FieldDifference>& differences);
 // "differs in isa_flags: only here 'abm' [cannot change instruction counts: ...]".
 std::string DescribeDifference(const FieldDifference& d);
 
-// A short stable id of the fields that matter for `mode`, e.g. "wall_time:5d41402abc4b2a76": the history
-// database groups trends by it.
+// A short stable id of the fields that matter for `mode`, e.g. "wall_time:5d41402abc4b2a76":
+// the history database groups trends by it.
 std::string FingerprintKey(const Fingerprint& fp, Mode mode);
 
 // One line for people: "AMD EPYC | AVX3 (AVX2 under valgrind-3.19.0) | GNU 12.2.0 -O3 | Release".

@@ -101,10 +101,9 @@ Result<std::vector<std::string>> VersionLibraries(const std::vector<SharedLibrar
   std::vector<std::string> out;
   for (const SharedLibrary& lib : libraries) {
     std::error_code ec;
-    const std::filesystem::path real = std::filesystem::canonical(lib.path, ec);
-    std::string version = VersionFromFileName(lib.name, (ec ? std::filesystem::path(lib.path) : real)
-                                                            .filename()
-                                                            .string());
+    std::filesystem::path real = std::filesystem::canonical(lib.path, ec);
+    if (ec) real = lib.path;
+    std::string version = VersionFromFileName(lib.name, real.filename().string());
     if (version.empty() && IsGlibcLibrary(lib.name)) version = glibc;
     if (version.empty()) {
       ENGRAM_ASSIGN_OR_RETURN(std::string image, ReadFile(lib.path));

@@ -287,7 +287,8 @@ bool SameMachine(const Fingerprint& stored, const Fingerprint& measured) {
 // returns a line per field filled, for the update's diff.
 std::string FillUnknownFields(Fingerprint& stored, const Fingerprint& measured) {
   std::string diff;
-  for (const char* field : {"simd_target", "valgrind_simd_target", "valgrind_version", "libraries"}) {
+  for (const char* field :
+       {"simd_target", "valgrind_simd_target", "valgrind_version", "libraries"}) {
     if (!FieldValue(stored, field).empty() || FieldValue(measured, field).empty()) continue;
     diff += std::string("  fingerprint: ") + field + " now recorded: '" +
             FieldValue(measured, field) + "'\n";

@@ -88,8 +88,8 @@ void RecordLibraries(const std::vector<std::string>& binaries, Fingerprint& fp) 
   if (libraries) {
     fp.libraries = std::move(libraries).value();
   } else {
-    std::fprintf(stderr, "bench-gate: the shared libraries are not recorded in the fingerprint: %s\n",
-                 libraries.error().ToString().c_str());
+    std::fprintf(stderr, "bench-gate: the shared libraries are not recorded in the fingerprint: "
+                 "%s\n", libraries.error().ToString().c_str());
   }
 }
 

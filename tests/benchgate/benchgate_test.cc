@@ -378,7 +378,8 @@ TEST_F(InstructionFingerprintTest, WallTimeStillRefusesAHostWithOtherFlags) {
   flags_only.isa_flags.push_back("abm");
   std::sort(flags_only.isa_flags.begin(), flags_only.isa_flags.end());
   BaselinesFile file{{ScenarioSet("baseline", here_)}};
-  const Comparison c = Compare(file, ScenarioSet("current_regression", flags_only), CompareOptions{});
+  const Comparison c =
+      Compare(file, ScenarioSet("current_regression", flags_only), CompareOptions{});
   EXPECT_FALSE(c.compared);
   ASSERT_EQ(c.differences.size(), 1u);
   EXPECT_EQ(c.differences[0].field, "isa_flags");

@@ -119,7 +119,8 @@ TEST(GateTest, InstructionBaselineFromAnotherHostIsComparedButNotFromAnotherTarg
   EXPECT_NE(clean.output.find("COMPARED: no instructions baseline has exactly this fingerprint"),
             std::string::npos) << clean.output;
   EXPECT_NE(clean.output.find("+0.00%"), std::string::npos) << clean.output;
-  const auto slow = RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " + run + " --out " + (dir / "slow.json"));
+  const auto slow =
+      RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " + run + " --out " + (dir / "slow.json"));
   EXPECT_EQ(slow.exit_code, 1) << slow.output;
   EXPECT_NE(slow.output.find("differs in cpu_model: baseline 'Other CPU 42'"), std::string::npos)
       << slow.output;
