@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The performance regression gate: builds Release, runs the benchmark suite, compares against
-# the baseline recorded for this machine-and-build fingerprint (or against a base commit built
-# and measured in the same job), prints a table and exits non-zero on a regression over 5%.
+# the stored baseline whose machine-and-build fingerprint matches in every field the mode's
+# numbers depend on (instruction counts: toolchain, libraries, Valgrind and the target it
+# dispatches to, not the host CPU; wall time: the host too), or against a base commit built and
+# measured in the same job, prints a table and exits non-zero on a regression over 5%.
 #
 # Usage: scripts/benchmark_regression.sh [options] [-- extra bench-gate arguments]
 #   --instructions     gate on callgrind instruction counts (deterministic; what CI uses)
@@ -16,7 +18,8 @@
 #   --baselines FILE   baselines file (default benches/regression/baselines.json)
 #   --markdown FILE    also append the result table as Markdown (for a PR comment)
 #   --no-history       do not append this run to the history (default tmp/bench_history.sqlite)
-#   --force            compare against another fingerprint's baseline when there is none here
+#   --force            compare against the closest baseline even when its fingerprint differs
+#                      in a field that can change the numbers (labelled FORCED)
 # Environment: BUILD_DIR (default build/bench), JOBS (default: nproc), BENCH_PROCESSES (5),
 # BENCH_REPETITIONS (3), BENCH_MIN_TIME (0.05).
 # Exit codes: 0 pass or not compared, 1 regression, 2 error, 3 noisy (with --fail-on-noisy).
@@ -43,7 +46,7 @@ while [[ $# -gt 0 ]]; do
     --no-history) extra+=(--no-history) ;;
     --force) extra+=(--force) ;;
     --) shift; extra+=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

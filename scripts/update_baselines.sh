@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Re-measures the benchmark suite and rewrites the baselines of this machine-and-build
 # fingerprint in benches/regression/baselines.json (other fingerprints' sets are kept), then
-# prints what changed so the update can be reviewed before it is committed.
+# prints what changed so the update can be reviewed before it is committed. The fingerprint
+# recorded is the whole of it (format 2.1): host CPU, compiler, flags, build type, the versions
+# of the shared libraries the benchmarks load, and Valgrind's version and dispatched target.
 #
 # Usage: scripts/update_baselines.sh [--mode wall_time|instructions|both] [--reduced]
 #                                    [--no-engine] [--baselines FILE] [--dry-run]
@@ -24,7 +26,7 @@ while [[ $# -gt 0 ]]; do
     --no-engine) engine=0 ;;
     --baselines) baselines="$2"; shift ;;
     --dry-run) dry_run=(--dry-run) ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

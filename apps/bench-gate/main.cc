@@ -8,10 +8,14 @@
 //   bench-gate update   measure and rewrite the baseline of this fingerprint, print the diff
 //   bench-gate report   write the history as a self-contained HTML page, change points marked
 //   bench-gate history  print the history as text (--change-points: the change points per series)
-//   bench-gate fingerprint  print this machine's fingerprint
+//   bench-gate fingerprint  print this machine's fingerprint and the fields each mode compares
 //
-// Exit codes: 0 pass (or not compared: no baseline for this fingerprint), 1 regression,
-// 2 usage or I/O error, 3 noisy results with --fail-on-noisy.
+// A baseline is compared when its fingerprint matches in every field that can change the mode's
+// numbers (src/benchgate/fingerprint.h); the table lists the fields that differ and whether
+// they can.
+//
+// Exit codes: 0 pass (or not compared: no baseline whose fingerprint may be compared),
+// 1 regression, 2 usage or I/O error, 3 noisy results with --fail-on-noisy.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -25,6 +29,7 @@
 #include "benchgate/fingerprint.h"
 #include "benchgate/history.h"
 #include "benchgate/json_util.h"
+#include "benchgate/libraries.h"
 #include "benchgate/report.h"
 #include "benchgate/results.h"
 #include "benchgate/runner.h"
@@ -299,7 +304,9 @@ void AddCompareFlags(CLI::App* cmd, Flags& f) {
   cmd->add_option("--resamples", f.compare.resamples, "Bootstrap resamples (default 2000)");
   cmd->add_option("--seed", f.compare.seed, "Bootstrap seed");
   cmd->add_flag("--no-holm", f.no_holm, "Do not adjust for testing several benchmarks");
-  cmd->add_flag("--force", f.compare.force, "Compare against another fingerprint's baseline");
+  cmd->add_flag("--force", f.compare.force,
+                "Compare against the closest baseline even when its fingerprint differs in a "
+                "field that can change the numbers (the result is labelled FORCED)");
   cmd->add_flag("--fail-on-noisy", f.fail_on_noisy, "Exit 3 when results are too noisy to decide");
   cmd->add_option("--markdown", f.markdown, "Also append the table as Markdown to this file");
   cmd->add_option("--history", f.history, "SQLite history (default tmp/bench_history.sqlite)");
@@ -367,7 +374,13 @@ int Main(int argc, char** argv) {
   history->add_option("--alpha", f.change_point.alpha,
                       "Significance level of the permutation test (default 0.05)");
 
-  app.add_subcommand("fingerprint", "Print this machine's fingerprint as JSON");
+  CLI::App* fingerprint = app.add_subcommand(
+      "fingerprint",
+      "Print this machine's fingerprint as JSON, and the fields each mode compares (the "
+      "Valgrind fields are filled in by instruction-mode runs)");
+  fingerprint->add_option("--bench", f.binaries,
+                          "Also record the shared libraries this benchmark binary loads "
+                          "(repeatable)");
 
   try {
     app.parse(argc, argv);
@@ -377,7 +390,21 @@ int Main(int argc, char** argv) {
   }
 
   if (app.got_subcommand("fingerprint")) {
-    std::cout << PrettyJson(FingerprintToJson(DetectHost()));
+    Fingerprint fp = DetectHost();
+    if (!f.binaries.empty()) {
+      auto libraries = LibraryVersions(f.binaries);
+      if (!libraries) return Fail(libraries.error());
+      fp.libraries = std::move(libraries).value();
+    }
+    boost::json::object out, fields;
+    out["fingerprint"] = FingerprintToJson(fp);
+    for (Mode mode : {Mode::kWallTime, Mode::kInstructions}) {
+      boost::json::array names;
+      for (const std::string& field : FieldsFor(mode)) names.emplace_back(field);
+      fields[ModeName(mode)] = std::move(names);
+    }
+    out["compared_fields"] = std::move(fields);
+    std::cout << PrettyJson(out);
     return 0;
   }
   if (app.got_subcommand("run") && !f.baseline_binaries.empty()) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "benchgate/json_util.h"
+#include "benchgate/libraries.h"
 #include "benchgate/process.h"
 
 namespace engram::benchgate {
@@ -102,20 +103,11 @@ Result<std::set<uint64_t>> ObjdumpRdtscpAddresses(const std::string& lib) {
 }  // namespace
 
 Result<std::string> PrepareValgrindLibraries(const std::string& binary, const std::string& dir) {
-  auto ldd = CaptureOutput({"ldd", binary});
-  if (!ldd) return ldd.error().WithContext("listing the shared libraries of " + binary);
-  std::istringstream in(*ldd);
-  std::string line;
+  ENGRAM_ASSIGN_OR_RETURN(std::vector<SharedLibrary> libraries, ListSharedLibraries(binary));
   bool any = false;
-  while (std::getline(in, line)) {
-    // "\tlibhwy.so.1 => /usr/lib/x86_64-linux-gnu/libhwy.so.1 (0x...)"
-    const size_t arrow = line.find("=> /");
-    if (arrow == std::string::npos) continue;
-    std::string soname = line.substr(0, arrow);
-    soname.erase(0, soname.find_first_not_of(" \t"));
-    soname.erase(soname.find_last_not_of(" \t") + 1);
-    std::string path = line.substr(arrow + 3);
-    path = path.substr(0, path.find(" ("));
+  for (const SharedLibrary& lib : libraries) {
+    const std::string& soname = lib.name;
+    const std::string& path = lib.path;
     if (soname.rfind("libc.so", 0) == 0 || soname.rfind("ld-linux", 0) == 0) continue;
     ENGRAM_ASSIGN_OR_RETURN(std::string image, ReadFile(path));
     auto found = FindRdtscpOffsets(image);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "benchgate/json_util.h"
 #include "benchgate/stats.h"
 
 namespace engram::benchgate {
@@ -35,12 +36,7 @@ int Comparison::ExitCode(bool fail_on_noisy) const {
 namespace {
 
 uint64_t NameSeed(uint64_t seed, const std::string& name) {
-  uint64_t h = seed ^ 1469598103934665603ULL;
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return Fnv1a64(name, seed ^ kFnv1a64Basis);
 }
 
 std::string Fixed(const char* fmt, double v) {
@@ -143,16 +139,53 @@ Comparison CompareSets(const ResultSet& baseline, const ResultSet& current,
   return c;
 }
 
+namespace {
+
+// "isa_flags, simd_target" of the differences with `matters` equal to `which`, unrecorded ones
+// left out.
+std::string FieldNames(const std::vector<FieldDifference>& differences, bool which) {
+  std::string out;
+  for (const FieldDifference& d : differences) {
+    if (d.matters == which && !d.unrecorded) out += (out.empty() ? "" : ", ") + d.field;
+  }
+  return out;
+}
+
+std::string UnrecordedNote(const std::vector<FieldDifference>& differences) {
+  std::string fields;
+  for (const FieldDifference& d : differences) {
+    if (d.unrecorded) fields += (fields.empty() ? "" : ", ") + d.field;
+  }
+  if (fields.empty()) return "";
+  return " Not checked, because one side does not record them: " + fields + ".";
+}
+
+}  // namespace
+
 Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
                    const CompareOptions& options) {
-  const ResultSet* match = FindBaseline(baselines, current.fingerprint, options.mode);
-  if (match != nullptr) return CompareSets(*match, current, options);
+  const std::string mode = ModeName(options.mode);
+  if (const ResultSet* match = FindBaseline(baselines, current.fingerprint, options.mode)) {
+    Comparison c = CompareSets(*match, current, options);
+    if (!c.differences.empty()) {
+      const std::string fields = FieldNames(c.differences, false);
+      const std::string how = fields.empty() ? std::string("matches in every field it records")
+                                             : std::string("differs only in fields that cannot "
+                                                           "change ") +
+                                                   QuantityName(options.mode) + " (" + fields + ")";
+      c.message = "COMPARED: no " + mode + " baseline has exactly this fingerprint; the closest " +
+                  how + ", so it is compared." + UnrecordedNote(c.differences);
+    }
+    return c;
+  }
   const ResultSet* closest = ClosestBaseline(baselines, current.fingerprint, options.mode);
   if (closest != nullptr && options.force) {
     Comparison c = CompareSets(*closest, current, options);
     c.forced = true;
-    c.message = "FORCED: comparing against baselines of a different fingerprint; the verdicts "
-                "mix code changes with machine and build differences.";
+    c.message = "FORCED: comparing against the baseline of a different fingerprint (it differs "
+                "in " + FieldNames(c.differences, true) + ", which can change " +
+                QuantityName(options.mode) +
+                "); the verdicts mix code changes with machine and build differences.";
     return c;
   }
   Comparison c;
@@ -161,17 +194,17 @@ Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
   c.current_description = Describe(current.fingerprint);
   c.injected_slowdown = current.injected_slowdown;
   if (closest == nullptr) {
-    c.message = std::string("NOT COMPARED: the baselines file has no ") + ModeName(options.mode) +
+    c.message = "NOT COMPARED: the baselines file has no " + mode +
                 " baselines at all. Record some with scripts/update_baselines.sh.";
     return c;
   }
   c.baseline_description = Describe(closest->fingerprint);
   c.differences = Differences(closest->fingerprint, current.fingerprint, options.mode);
-  c.message = std::string("NOT COMPARED: no ") + ModeName(options.mode) +
-              " baseline for this machine and build. The closest baseline was measured on a "
-              "different fingerprint, and numbers from another CPU, ISA target, compiler, flags "
-              "or build type say nothing about this change. Record a baseline for this "
-              "fingerprint with scripts/update_baselines.sh, or pass --force to compare anyway.";
+  c.message = "NOT COMPARED: no " + mode + " baseline for this machine and build. The closest " +
+              "differs in " + FieldNames(c.differences, true) + ", which can change " +
+              QuantityName(options.mode) + ", so its numbers say nothing about this change. " +
+              "Record a baseline for this fingerprint with scripts/update_baselines.sh, or pass " +
+              "--force to compare anyway.";
   return c;
 }
 
@@ -219,10 +252,7 @@ std::string Header(const Comparison& c) {
   out << "\n";
   if (!c.current_description.empty()) out << "This machine/build: " << c.current_description << "\n";
   if (!c.baseline_description.empty()) out << "Baseline:           " << c.baseline_description << "\n";
-  for (const auto& d : c.differences) {
-    out << "  differs in " << d.field << ": baseline '" << d.baseline << "', here '" << d.current
-        << "'\n";
-  }
+  for (const auto& d : c.differences) out << "  " << DescribeDifference(d) << "\n";
   if (!c.injected_slowdown.empty()) {
     out << "NOTE: the measured binaries ran with an injected slowdown of " << c.injected_slowdown
         << " (ENGRAM_BENCH_SLOWDOWN)\n";

@@ -19,9 +19,11 @@
 // exactly on the same binary, so no interval: regression if change > threshold, improvement if
 // change < -threshold, else pass.
 //
-// Fingerprints: a baseline measured on another fingerprint (in the fields that matter for the
-// mode) is not compared; the comparison says so, names the differing fields and passes, unless
-// `force` compares against the closest set anyway.
+// Fingerprints (fingerprint.h): a baseline whose fingerprint is identical, or differs only in
+// fields that cannot change the mode's measurements (for instruction counts: the host's CPU
+// model, flags and native target), is compared, and the comparison lists those fields and says
+// so. One that differs in a field that can change them is not compared: the comparison names
+// the fields and passes, unless `force` compares against the closest set anyway.
 #pragma once
 
 #include <cstdint>
@@ -61,11 +63,11 @@ struct RowResult {
 
 struct Comparison {
   Mode mode = Mode::kWallTime;
-  bool compared = false;  // false: no baseline for this fingerprint (see message)
+  bool compared = false;  // false: no baseline this fingerprint may be compared with (message)
   bool forced = false;
   std::string message;
   std::string baseline_description, current_description;
-  std::vector<FieldDifference> differences;  // baseline vs current fingerprint
+  std::vector<FieldDifference> differences;  // baseline vs current fingerprint, classified
   std::vector<RowResult> rows;
   std::vector<std::string> not_measured;     // in the baseline, absent from the measurement
   double threshold = 0.05;
@@ -76,7 +78,7 @@ struct Comparison {
   int ExitCode(bool fail_on_noisy) const;
 };
 
-// Compares `current` against the baseline of the same fingerprint in `baselines`.
+// Compares `current` against the baseline in `baselines` it may be compared with (FindBaseline).
 Comparison Compare(const BaselinesFile& baselines, const ResultSet& current,
                    const CompareOptions& options);
 // Compares two sets directly, without looking at fingerprints.

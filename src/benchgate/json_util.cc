@@ -136,4 +136,12 @@ std::string UtcTimestamp() {
   return buf;
 }
 
+uint64_t Fnv1a64(std::string_view bytes, uint64_t h) {
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
 }  // namespace engram::benchgate

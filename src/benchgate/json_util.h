@@ -1,9 +1,11 @@
 // Small helpers shared by the benchgate readers and writers: files, JSON parsing that returns a
-// Status instead of throwing, field access with defaults, and a diff-friendly pretty printer.
+// Status instead of throwing, field access with defaults, a diff-friendly pretty printer, and
+// the one hash benchgate uses for stable ids and seeds.
 #pragma once
 
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,5 +28,10 @@ std::string PrettyJson(const boost::json::value& v);
 
 // "2025-10-23T12:00:00Z" for now.
 std::string UtcTimestamp();
+
+// FNV-1a 64 of `bytes`, continuing from `h` (the standard offset basis by default). Not
+// cryptographic: stable ids (fingerprint keys, file identities) and per-name seeds.
+inline constexpr uint64_t kFnv1a64Basis = 1469598103934665603ULL;
+uint64_t Fnv1a64(std::string_view bytes, uint64_t h = kFnv1a64Basis);
 
 }  // namespace engram::benchgate

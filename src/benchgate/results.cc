@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -65,6 +66,16 @@ Status AddGbenchSamples(const std::vector<GbFile>& files, const std::string& tim
 
 namespace {
 
+// Major versions 1 (the spec's shape) and 2 read; a later one would be misread, so it is refused.
+Status CheckFormatVersion(const std::string& version) {
+  const int major = std::atoi(version.c_str());
+  if (major > 2) {
+    return Status::InvalidArgument("format version ", version, " is newer than this bench-gate ",
+                                   "reads (up to ", kFormatVersion, "); rebuild bench-gate");
+  }
+  return Status::Ok();
+}
+
 json::value Int(double v) { return json::value(static_cast<int64_t>(std::llround(v))); }
 
 }  // namespace
@@ -112,6 +123,7 @@ json::object ResultSetToJson(const ResultSet& set) {
 Result<ResultSet> ResultSetFromJson(const json::object& o) {
   ResultSet set;
   set.version = StringOr(o, "version", kFormatVersion);
+  ENGRAM_RETURN_IF_ERROR(CheckFormatVersion(set.version));
   set.platform = StringOr(o, "platform", "");
   set.cpu = StringOr(o, "cpu", "");
   set.timestamp = StringOr(o, "timestamp", "");
@@ -186,6 +198,9 @@ Result<BaselinesFile> ReadBaselines(const std::string& path) {
   if (!doc) return doc.error().WithContext(path);
   if (!doc->is_object()) return Status::InvalidArgument(path, ": not a JSON object");
   const json::object& root = doc->as_object();
+  if (Status st = CheckFormatVersion(StringOr(root, "version", kFormatVersion)); !st.ok()) {
+    return st.WithContext(path);
+  }
   BaselinesFile file;
   const json::value* sets = root.if_contains("sets");
   if (sets == nullptr) {
@@ -221,43 +236,69 @@ Status WriteBaselines(const std::string& path, const BaselinesFile& file) {
   return WriteFileAtomic(path, BaselinesToText(file));
 }
 
-const ResultSet* FindBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode) {
-  for (const ResultSet& s : file.sets) {
-    if (s.HasMode(mode) && Differences(s.fingerprint, fp, mode).empty()) return &s;
-  }
-  return nullptr;
+namespace {
+
+// How far a set is from `fp` for `mode`: (differences that matter, all differences).
+std::pair<size_t, size_t> Distance(const ResultSet& s, const Fingerprint& fp, Mode mode) {
+  const std::vector<FieldDifference> d = Differences(s.fingerprint, fp, mode);
+  const size_t matter = static_cast<size_t>(
+      std::count_if(d.begin(), d.end(), [](const FieldDifference& x) { return x.matters; }));
+  return {matter, d.size()};
 }
 
-const ResultSet* ClosestBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode) {
+const ResultSet* Nearest(const BaselinesFile& file, const Fingerprint& fp, Mode mode,
+                         bool comparable_only) {
   const ResultSet* best = nullptr;
-  size_t best_diff = SIZE_MAX;
+  std::pair<size_t, size_t> best_distance{SIZE_MAX, SIZE_MAX};
   for (const ResultSet& s : file.sets) {
     if (!s.HasMode(mode)) continue;
-    const size_t d = Differences(s.fingerprint, fp, mode).size();
-    if (d < best_diff) best = &s, best_diff = d;
+    const auto distance = Distance(s, fp, mode);
+    if (comparable_only && distance.first > 0) continue;
+    if (distance < best_distance) best = &s, best_distance = distance;
   }
   return best;
 }
 
+}  // namespace
+
+const ResultSet* FindBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode) {
+  return Nearest(file, fp, mode, /*comparable_only=*/true);
+}
+
+const ResultSet* ClosestBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode) {
+  return Nearest(file, fp, mode, /*comparable_only=*/false);
+}
+
 namespace {
 
-// Same machine and build for the purpose of storing `mode` data: no field differs where both
-// sides know it. A field only one side knows (the Valgrind target of a set that so far holds
-// wall times) is filled in, not treated as a difference.
-bool SameMachine(const Fingerprint& stored, const Fingerprint& measured, Mode mode) {
-  for (Mode m : {mode, mode == Mode::kWallTime ? Mode::kInstructions : Mode::kWallTime}) {
-    for (const auto& d : Differences(stored, measured, m)) {
-      if (!d.baseline.empty() && !d.current.empty()) return false;
-    }
+// Same machine and build for the purpose of storing data: no field differs where both sides
+// know it. A field only one side knows (the Valgrind target of a set that so far holds wall
+// times, the libraries of a set written before format 2.1) is filled in, not a difference. All
+// fields count, whatever the mode: a set holds both modes' data.
+bool SameMachine(const Fingerprint& stored, const Fingerprint& measured) {
+  for (const std::string& field : FingerprintFields()) {
+    const std::string a = FieldValue(stored, field), b = FieldValue(measured, field);
+    if (!a.empty() && !b.empty() && a != b) return false;
   }
   return true;
 }
 
-void FillUnknownFields(Fingerprint& stored, const Fingerprint& measured) {
-  auto fill = [](std::string& a, const std::string& b) { if (a.empty()) a = b; };
+// Fills the fields a set may lack (those only some measurements record) from `measured`;
+// returns a line per field filled, for the update's diff.
+std::string FillUnknownFields(Fingerprint& stored, const Fingerprint& measured) {
+  std::string diff;
+  for (const char* field :
+       {"simd_target", "valgrind_simd_target", "valgrind_version", "libraries"}) {
+    if (!FieldValue(stored, field).empty() || FieldValue(measured, field).empty()) continue;
+    diff += std::string("  fingerprint: ") + field + " now recorded: '" +
+            FieldValue(measured, field) + "'\n";
+  }
+  auto fill = [](auto& a, const auto& b) { if (a.empty()) a = b; };
   fill(stored.simd_target, measured.simd_target);
   fill(stored.valgrind_simd_target, measured.valgrind_simd_target);
   fill(stored.valgrind_version, measured.valgrind_version);
+  fill(stored.libraries, measured.libraries);
+  return diff;
 }
 
 std::string Percent(double from, double to) {
@@ -277,7 +318,7 @@ std::string Num(double v) {
 std::string UpsertBaseline(BaselinesFile& file, const ResultSet& measured, Mode mode) {
   ResultSet* target = nullptr;
   for (ResultSet& s : file.sets) {
-    if (SameMachine(s.fingerprint, measured.fingerprint, mode)) {
+    if (SameMachine(s.fingerprint, measured.fingerprint)) {
       target = &s;
       break;
     }
@@ -289,7 +330,7 @@ std::string UpsertBaseline(BaselinesFile& file, const ResultSet& measured, Mode 
     target->fingerprint = measured.fingerprint;
     diff += "new fingerprint: " + Describe(measured.fingerprint) + "\n";
   } else {
-    FillUnknownFields(target->fingerprint, measured.fingerprint);
+    diff += FillUnknownFields(target->fingerprint, measured.fingerprint);
   }
   target->version = kFormatVersion;
   target->platform = measured.platform;

@@ -3,12 +3,15 @@
 // list of ResultSets, one per fingerprint.
 //
 // File shape (benches/regression/baselines.json), the spec's shape per set plus extensions:
-//   {"version": "2.0", "sets": [{"version", "platform", "cpu", "timestamp", "commit",
+//   {"version": "2.1", "sets": [{"version", "platform", "cpu", "timestamp", "commit",
 //     "fingerprint": {...}, "time_metric": "cpu_time", "confidence": 0.95,
 //     "baselines": {"<benchmark>": {"mean_ns", "std_dev_ns", "sample_size", "median_ns",
 //        "ci_low_ns", "ci_high_ns", "processes", "samples_ns": [...], "sample_groups": [...],
 //        "instructions", "instructions_iterations": [n, 2n]}}}]}
 // A measurement file written by `bench-gate measure` is one set on its own.
+// Versions: 2.1 added "libraries" to the fingerprint (fingerprint.h); 2.0 sets and files read
+// as they are, their libraries not recorded; the spec's single-set shape (1.0) reads as one
+// set. A file of a later major version is refused rather than misread.
 //
 // Threading: values and pure functions, apart from the file reads and writes.
 #pragma once
@@ -26,7 +29,7 @@
 
 namespace engram::benchgate {
 
-inline constexpr char kFormatVersion[] = "2.0";
+inline constexpr char kFormatVersion[] = "2.1";
 
 struct BenchmarkResult {
   // Wall-time mode: time per iteration of each repetition, and the process run it came from.
@@ -82,10 +85,12 @@ Result<BaselinesFile> ReadBaselines(const std::string& path);
 Status WriteBaselines(const std::string& path, const BaselinesFile& file);
 std::string BaselinesToText(const BaselinesFile& file);
 
-// The set measured on the same fingerprint as `fp` for `mode` (all of FieldsFor(mode) equal)
-// that holds data of that mode, or nullptr.
+// The set holding `mode` data that `fp`'s measurements may be compared with: its fingerprint
+// differs from `fp` in no field that can change them (Differences, AnyMatters). An identical
+// fingerprint is preferred, then the fewest differences. nullptr when there is none.
 const ResultSet* FindBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode);
-// The set of that mode with the fewest differing fields (for --force), or nullptr.
+// The set holding `mode` data with the fewest differences that matter, then the fewest in all
+// (what a refusal names, and what --force compares against), or nullptr.
 const ResultSet* ClosestBaseline(const BaselinesFile& file, const Fingerprint& fp, Mode mode);
 
 // Writes the `mode` data of `measured` into the set of the same fingerprint (created if none):

@@ -8,6 +8,7 @@
 #include "benchgate/callgrind.h"
 #include "benchgate/gbench_json.h"
 #include "benchgate/json_util.h"
+#include "benchgate/libraries.h"
 #include "benchgate/process.h"
 
 namespace engram::benchgate {
@@ -80,6 +81,18 @@ struct Side {
   ResultSet set;
 };
 
+// The libraries `binaries` load, into `fp`. Without ldd (or for a static binary) they stay
+// unrecorded: a comparison then says it could not check them.
+void RecordLibraries(const std::vector<std::string>& binaries, Fingerprint& fp) {
+  auto libraries = LibraryVersions(binaries);
+  if (libraries) {
+    fp.libraries = std::move(libraries).value();
+  } else {
+    std::fprintf(stderr, "bench-gate: the shared libraries are not recorded in the fingerprint: "
+                 "%s\n", libraries.error().ToString().c_str());
+  }
+}
+
 Status RunWallSides(const WallTimeOptions& o, std::vector<Side>& sides, const Fingerprint& host) {
   if (o.processes < 1 || o.repetitions < 1) {
     return Status::InvalidArgument("processes and repetitions must be at least 1");
@@ -88,6 +101,7 @@ Status RunWallSides(const WallTimeOptions& o, std::vector<Side>& sides, const Fi
   for (Side& side : sides) {
     if (side.binaries.empty()) return Status::InvalidArgument("no benchmark binaries given");
     side.set.fingerprint = host;
+    RecordLibraries(side.binaries, side.set.fingerprint);
   }
   for (int p = 0; p < o.processes; ++p) {
     for (size_t k = 0; k < sides.size(); ++k) {
@@ -177,6 +191,7 @@ Result<ResultSet> MeasureInstructions(const InstructionOptions& o, const Fingerp
   std::string v = *version;
   while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
   set.fingerprint.valgrind_version = v;
+  RecordLibraries(o.binaries, set.fingerprint);
 
   for (const std::string& binary : o.binaries) {
     ENGRAM_ASSIGN_OR_RETURN(std::vector<std::string> names, ListBenchmarks(binary, o.filter));

@@ -61,8 +61,8 @@ struct InstructionOptions {
   bool verbose = true;
 };
 
-// `host` is DetectHost() (or a test's stand-in); the result carries it, with the Valgrind
-// fields filled in instruction mode.
+// `host` is DetectHost() (or a test's stand-in); the result carries it, with the libraries the
+// binaries load (libraries.h) and, in instruction mode, the Valgrind fields filled in.
 Result<ResultSet> MeasureWallTime(const WallTimeOptions& options, const Fingerprint& host);
 
 // A/B wall time in one job: the two sides' process runs alternate (A B, B A, A B, ...), so

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "benchgate/callgrind.h"
@@ -14,6 +16,7 @@
 #include "benchgate/gbench_json.h"
 #include "benchgate/history.h"
 #include "benchgate/json_util.h"
+#include "benchgate/libraries.h"
 #include "benchgate/report.h"
 #include "benchgate/results.h"
 #include "benchgate/runner.h"
@@ -203,11 +206,16 @@ TEST_F(CompareFixtureTest, InstructionModeIgnoresTheNativeTargetButNotValgrinds)
   // still comparable; wall times are not.
   Fingerprint native_only = here_;
   native_only.simd_target = "AVX3";
-  EXPECT_TRUE(Differences(here_, native_only, Mode::kInstructions).empty());
-  EXPECT_FALSE(Differences(here_, native_only, Mode::kWallTime).empty());
+  const auto for_instructions = Differences(here_, native_only, Mode::kInstructions);
+  ASSERT_EQ(for_instructions.size(), 1u);
+  EXPECT_EQ(for_instructions[0].field, "simd_target");
+  EXPECT_FALSE(AnyMatters(for_instructions));
+  EXPECT_TRUE(AnyMatters(Differences(here_, native_only, Mode::kWallTime)));
   Fingerprint valgrind_differs = here_;
   valgrind_differs.valgrind_simd_target = "SSE4";
-  EXPECT_FALSE(Differences(here_, valgrind_differs, Mode::kInstructions).empty());
+  EXPECT_TRUE(AnyMatters(Differences(here_, valgrind_differs, Mode::kInstructions)));
+  // Wall times are measured without Valgrind: its target cannot change them.
+  EXPECT_FALSE(AnyMatters(Differences(here_, valgrind_differs, Mode::kWallTime)));
 }
 
 TEST(CompareInstructionsTest, ExactCountsGateOnTheThreshold) {
@@ -227,11 +235,233 @@ TEST(CompareInstructionsTest, ExactCountsGateOnTheThreshold) {
   EXPECT_FALSE(Compare(BaselinesFile{{*base}}, *cur, o).compared);
 }
 
+// --- fingerprints: which differences can change instruction counts ------------------------------
+
+// The instruction-count fixture's set, its counts scaled by `factor` (1.5: an injected +50%).
+ResultSet InstructionSet(const Fingerprint& fp, double factor) {
+  ResultSet set = *ReadResultSet(Fixture("instructions_baseline.json"));
+  set.fingerprint = fp;
+  for (auto& [name, b] : set.benchmarks) b.instructions *= factor;
+  return set;
+}
+
+std::vector<std::string> FieldsOf(const std::vector<FieldDifference>& differences) {
+  std::vector<std::string> out;
+  for (const auto& d : differences) out.push_back(d.field);
+  return out;
+}
+
+class InstructionFingerprintTest : public ::testing::Test {
+ protected:
+  InstructionFingerprintTest() {
+    here_.libraries = {"libc.so.6 2.36", "libhwy.so.1 1.0.3", "libstdc++.so.6 6.0.30"};
+    baselines_.sets.push_back(InstructionSet(here_, 1.0));
+    options_.mode = Mode::kInstructions;
+    // The issue's case, and more: another CPU model, other flags (abm, AVX-512), another native
+    // target; the same Valgrind, Valgrind target, toolchain and libraries.
+    other_host_ = here_;
+    other_host_.cpu_model = "Other CPU 42";
+    other_host_.isa_flags.push_back("abm");
+    other_host_.isa_flags.push_back("avx512f");
+    std::sort(other_host_.isa_flags.begin(), other_host_.isa_flags.end());
+    other_host_.simd_target = "AVX3";
+  }
+  Fingerprint here_ = FixtureFingerprint("fingerprint_here.json");
+  Fingerprint other_host_;
+  BaselinesFile baselines_;
+  CompareOptions options_;
+};
+
+TEST_F(InstructionFingerprintTest, HostThatDiffersOnlyInFieldsThatCannotMatterIsComparedAndFails) {
+  const Comparison slow = Compare(baselines_, InstructionSet(other_host_, 1.5), options_);
+  ASSERT_TRUE(slow.compared) << slow.message;
+  EXPECT_EQ(FieldsOf(slow.differences),
+            (std::vector<std::string>{"cpu_model", "isa_flags", "simd_target"}));
+  EXPECT_FALSE(AnyMatters(slow.differences));
+  EXPECT_EQ(slow.Count(Verdict::kRegression), 3);
+  EXPECT_EQ(slow.ExitCode(false), 1);
+  const std::string table = FormatTable(slow);
+  EXPECT_NE(table.find("COMPARED: no instructions baseline has exactly this fingerprint"),
+            std::string::npos) << table;
+  EXPECT_NE(table.find("(cpu_model, isa_flags, simd_target)"), std::string::npos) << table;
+  EXPECT_NE(table.find("differs in isa_flags: only here 'abm avx512f' [cannot change instruction "
+                       "counts"), std::string::npos) << table;
+  EXPECT_NE(table.find("-> FAIL"), std::string::npos) << table;
+
+  const Comparison same = Compare(baselines_, InstructionSet(other_host_, 1.0), options_);
+  ASSERT_TRUE(same.compared);
+  EXPECT_EQ(same.Count(Verdict::kPass), 3);
+  EXPECT_EQ(same.ExitCode(false), 0);
+}
+
+TEST_F(InstructionFingerprintTest, EachFieldThatCanChangeCountsRefusesWithTheFieldNamed) {
+  const std::vector<std::pair<std::string, void (*)(Fingerprint&)>> changes = {
+      {"valgrind_simd_target", [](Fingerprint& f) { f.valgrind_simd_target = "SSE4"; }},
+      {"valgrind_version", [](Fingerprint& f) { f.valgrind_version = "valgrind-3.22.0"; }},
+      {"compiler", [](Fingerprint& f) { f.compiler = "Clang 16.0.6"; }},
+      {"cxx_flags", [](Fingerprint& f) { f.cxx_flags = "-O2 -DNDEBUG"; }},
+      {"build_type", [](Fingerprint& f) { f.build_type = "RelWithDebInfo"; }},
+      {"libraries", [](Fingerprint& f) { f.libraries[1] = "libhwy.so.1 1.1.0"; }},
+      {"arch", [](Fingerprint& f) { f.arch = "aarch64"; }},
+  };
+  for (const auto& [field, change] : changes) {
+    Fingerprint fp = other_host_;  // the host differs too; only `field` may refuse
+    change(fp);
+    const Comparison c = Compare(baselines_, InstructionSet(fp, 1.5), options_);
+    EXPECT_FALSE(c.compared) << field;
+    EXPECT_EQ(c.ExitCode(false), 0) << field;
+    const auto it = std::find_if(c.differences.begin(), c.differences.end(),
+                                 [&](const FieldDifference& d) { return d.field == field; });
+    ASSERT_NE(it, c.differences.end()) << field;
+    EXPECT_TRUE(it->matters) << field;
+    EXPECT_EQ(it->reason, "can change instruction counts") << field;
+    EXPECT_NE(c.message.find("The closest differs in " + field + ", which can change instruction "
+                             "counts"), std::string::npos) << c.message;
+    const std::string table = FormatTable(c);
+    EXPECT_NE(table.find("  differs in " + field + ":"), std::string::npos) << table;
+    EXPECT_NE(table.find("Result: not compared (exit 0)"), std::string::npos) << table;
+    // --force compares anyway and says why it should not have.
+    CompareOptions forced = options_;
+    forced.force = true;
+    const Comparison f = Compare(baselines_, InstructionSet(fp, 1.5), forced);
+    EXPECT_TRUE(f.forced) << field;
+    EXPECT_EQ(f.ExitCode(false), 1) << field;
+  }
+}
+
+TEST_F(InstructionFingerprintTest, ListFieldsShowOnlyTheEntriesThatDiffer) {
+  Fingerprint fp = here_;
+  fp.libraries = {"libc.so.6 2.36", "libhwy.so.1 1.1.0", "libstdc++.so.6 6.0.30"};
+  const auto d = Differences(here_, fp, Mode::kInstructions);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_TRUE(d[0].list);
+  EXPECT_EQ(DescribeDifference(d[0]),
+            "differs in libraries: only in the baseline 'libhwy.so.1 1.0.3', only here "
+            "'libhwy.so.1 1.1.0' [can change instruction counts]");
+}
+
+TEST_F(InstructionFingerprintTest, BaselineWithoutLibrariesIsComparedOnTheRestAndSaysSo) {
+  // A set written before format 2.1 records no libraries: it is compared on the other fields.
+  Fingerprint old = here_;
+  old.libraries.clear();
+  BaselinesFile file{{InstructionSet(old, 1.0)}};
+  const Comparison c = Compare(file, InstructionSet(other_host_, 1.5), options_);
+  ASSERT_TRUE(c.compared) << c.message;
+  EXPECT_EQ(c.ExitCode(false), 1);
+  const auto it = std::find_if(c.differences.begin(), c.differences.end(),
+                               [](const FieldDifference& d) { return d.field == "libraries"; });
+  ASSERT_NE(it, c.differences.end());
+  EXPECT_TRUE(it->unrecorded);
+  EXPECT_FALSE(it->matters);
+  EXPECT_NE(c.message.find("Not checked, because one side does not record them: libraries."),
+            std::string::npos) << c.message;
+  EXPECT_NE(FormatTable(c).find("libraries: not recorded by the baseline; here 'libc.so.6 2.36, "),
+            std::string::npos) << FormatTable(c);
+  // But a set without a fingerprint at all (the spec's shape) is never compared.
+  ResultSet bare = InstructionSet(Fingerprint{}, 1.0);
+  EXPECT_FALSE(Compare(BaselinesFile{{bare}}, InstructionSet(here_, 1.0), options_).compared);
+}
+
+TEST_F(InstructionFingerprintTest, AnIdenticalFingerprintIsPreferredToAComparableOne) {
+  BaselinesFile file{{InstructionSet(other_host_, 2.0), InstructionSet(here_, 1.0)}};
+  const Comparison c = Compare(file, InstructionSet(here_, 1.0), options_);
+  ASSERT_TRUE(c.compared);
+  EXPECT_TRUE(c.differences.empty());
+  EXPECT_TRUE(c.message.empty()) << c.message;
+  EXPECT_EQ(c.ExitCode(false), 0);  // against the 2x set it would have been an improvement
+  EXPECT_EQ(c.Count(Verdict::kPass), 3);
+}
+
+TEST_F(InstructionFingerprintTest, WallTimeStillRefusesAHostWithOtherFlags) {
+  // Wall time depends on the host: one extra CPU flag is enough to refuse, as before.
+  Fingerprint flags_only = here_;
+  flags_only.isa_flags.push_back("abm");
+  std::sort(flags_only.isa_flags.begin(), flags_only.isa_flags.end());
+  BaselinesFile file{{ScenarioSet("baseline", here_)}};
+  const Comparison c =
+      Compare(file, ScenarioSet("current_regression", flags_only), CompareOptions{});
+  EXPECT_FALSE(c.compared);
+  ASSERT_EQ(c.differences.size(), 1u);
+  EXPECT_EQ(c.differences[0].field, "isa_flags");
+  EXPECT_TRUE(c.differences[0].matters);
+  EXPECT_EQ(c.differences[0].reason, "can change wall times");
+  EXPECT_NE(FormatTable(c).find("differs in isa_flags: only here 'abm' [can change wall times]"),
+            std::string::npos) << FormatTable(c);
+}
+
+TEST(FingerprintTest, InstructionKeyIgnoresTheHostAndWallTimeKeyDoesNot) {
+  // The history groups runs by these keys: instruction runs from two hosts with the same
+  // toolchain are one series, wall-time runs are not.
+  Fingerprint a = FixtureFingerprint("fingerprint_here.json");
+  Fingerprint b = a;
+  b.cpu_model = "Other CPU 42";
+  b.isa_flags.push_back("abm");
+  EXPECT_EQ(FingerprintKey(a, Mode::kInstructions), FingerprintKey(b, Mode::kInstructions));
+  EXPECT_NE(FingerprintKey(a, Mode::kWallTime), FingerprintKey(b, Mode::kWallTime));
+  b.libraries = {"libhwy.so.1 1.0.3"};
+  EXPECT_NE(FingerprintKey(a, Mode::kInstructions), FingerprintKey(b, Mode::kInstructions));
+}
+
+// --- shared libraries ---------------------------------------------------------------------------
+
+TEST(LibrariesTest, ParsesLddOutput) {
+  const auto libs = ParseLddOutput(
+      "\tlinux-vdso.so.1 (0x00007ffd5a1f2000)\n"
+      "\tlibhwy.so.1 => /lib/x86_64-linux-gnu/libhwy.so.1 (0x00007f2b1c5e0000)\n"
+      "\tlibmissing.so.2 => not found\n"
+      "\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f2b1c200000)\n"
+      "\t/lib64/ld-linux-x86-64.so.2 (0x00007f2b1c6a0000)\n");
+  ASSERT_EQ(libs.size(), 3u);
+  EXPECT_EQ(libs[0].name, "libhwy.so.1");
+  EXPECT_EQ(libs[0].path, "/lib/x86_64-linux-gnu/libhwy.so.1");
+  EXPECT_EQ(libs[1].name, "libc.so.6");
+  EXPECT_EQ(libs[2].name, "ld-linux-x86-64.so.2");
+  EXPECT_EQ(libs[2].path, "/lib64/ld-linux-x86-64.so.2");
+  EXPECT_TRUE(ParseLddOutput("\tstatically linked\n").empty());
+}
+
+TEST(LibrariesTest, VersionsComeFromRealFileNamesThenGlibcsBanner) {
+  EXPECT_EQ(VersionFromFileName("libhwy.so.1", "libhwy.so.1.0.3"), "1.0.3");
+  EXPECT_EQ(VersionFromFileName("libbenchmark.so.1debian", "libbenchmark.so.1.7.1"), "1.7.1");
+  EXPECT_EQ(VersionFromFileName("libstdc++.so.6", "libstdc++.so.6.0.30"), "6.0.30");
+  EXPECT_EQ(VersionFromFileName("libc.so.6", "libc.so.6"), "");
+  EXPECT_EQ(VersionFromFileName("libgcc_s.so.1", "libgcc_s.so.1"), "");
+  EXPECT_EQ(VersionFromFileName("libfoo.so", "libfoo.so"), "");
+  EXPECT_TRUE(IsGlibcLibrary("libm.so.6"));
+  EXPECT_TRUE(IsGlibcLibrary("ld-linux-x86-64.so.2"));
+  EXPECT_FALSE(IsGlibcLibrary("libcrypto.so.3"));
+  EXPECT_FALSE(IsGlibcLibrary("libhwy.so.1"));
+  std::string image(1000, '\0');
+  image += "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36.";
+  EXPECT_EQ(GlibcReleaseFromImage(image), "2.36");
+  EXPECT_EQ(GlibcReleaseFromImage("no banner here"), "");
+}
+
+TEST(LibrariesTest, EveryLibraryOfARealBinaryGetsAVersion) {
+  auto libs = LibraryVersions({kBenchGate});
+  ASSERT_TRUE(libs.ok()) << libs.error().ToString();
+  ASSERT_FALSE(libs->empty());
+  bool libc = false;
+  for (const std::string& entry : *libs) {
+    const size_t space = entry.find(' ');
+    ASSERT_NE(space, std::string::npos) << entry;
+    EXPECT_FALSE(entry.substr(space + 1).empty()) << entry;
+    if (entry.rfind("libc.so.6 ", 0) == 0) {
+      libc = true;
+      EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(entry[space + 1]))) << entry;
+    }
+  }
+  EXPECT_TRUE(libc);
+  EXPECT_TRUE(std::is_sorted(libs->begin(), libs->end()));
+}
+
 // --- baselines file -------------------------------------------------------------------------
 
 TEST(BaselinesTest, RoundTripKeepsSamplesAndFingerprint) {
   TempDir dir;
-  BaselinesFile file{{ScenarioSet("baseline", FixtureFingerprint("fingerprint_here.json"))}};
+  Fingerprint fp = FixtureFingerprint("fingerprint_here.json");
+  fp.libraries = {"libc.so.6 2.36", "libhwy.so.1 1.0.3"};
+  BaselinesFile file{{ScenarioSet("baseline", fp)}};
   ASSERT_TRUE(WriteBaselines(dir / "b.json", file).ok());
   auto back = ReadBaselines(dir / "b.json");
   ASSERT_TRUE(back.ok()) << back.error().ToString();
@@ -307,6 +537,42 @@ TEST(BaselinesTest, InstructionUpdateFillsTheValgrindFieldsOfAWallTimeSet) {
   other.fingerprint.valgrind_simd_target = "SSE4";
   UpsertBaseline(file, other, Mode::kInstructions);
   EXPECT_EQ(file.sets.size(), 2u);
+}
+
+TEST(BaselinesTest, Format2_0FileIsReadAndAnUpdateMigratesItsSet) {
+  // The format before library versions: read as it is, libraries not recorded.
+  auto file = ReadBaselines(Fixture("baselines_format_2.0.json"));
+  ASSERT_TRUE(file.ok()) << file.error().ToString();
+  ASSERT_EQ(file->sets.size(), 1u);
+  EXPECT_EQ(file->sets[0].version, "2.0");
+  EXPECT_TRUE(file->sets[0].fingerprint.libraries.empty());
+  EXPECT_EQ(file->sets[0].benchmarks.at("decay_calculation_10000m").instructions, 12586);
+  // Re-measured on the same machine, now with libraries: the set is kept, its libraries
+  // filled in and its version raised; written and read back, they stay.
+  ResultSet measured = file->sets[0];
+  measured.fingerprint.libraries = {"libc.so.6 2.36", "libhwy.so.1 1.0.3"};
+  const std::string diff = UpsertBaseline(*file, measured, Mode::kInstructions);
+  EXPECT_NE(diff.find("fingerprint: libraries now recorded: 'libc.so.6 2.36, libhwy.so.1 1.0.3'"),
+            std::string::npos) << diff;
+  ASSERT_EQ(file->sets.size(), 1u);
+  EXPECT_EQ(file->sets[0].version, kFormatVersion);
+  TempDir dir;
+  ASSERT_TRUE(WriteBaselines(dir / "b.json", *file).ok());
+  auto back = ReadBaselines(dir / "b.json");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->sets[0].fingerprint.libraries, measured.fingerprint.libraries);
+  EXPECT_NE(ReadFile(dir / "b.json")->find("\"version\": \"2.1\""), std::string::npos);
+}
+
+TEST(BaselinesTest, ALaterMajorVersionIsRefusedNotMisread) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "b.json", R"({"version": "3.0", "sets": []})").ok());
+  auto file = ReadBaselines(dir / "b.json");
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.error().message().find("format version 3.0 is newer"), std::string::npos)
+      << file.error().ToString();
+  ASSERT_TRUE(WriteFileAtomic(dir / "s.json", R"({"version": "3.1", "baselines": {}})").ok());
+  EXPECT_FALSE(ReadResultSet(dir / "s.json").ok());
 }
 
 // --- callgrind --------------------------------------------------------------------------------
@@ -533,6 +799,59 @@ TEST(BenchGateCliTest, FingerprintMismatchSaysSoAndPassesUnlessForced) {
   EXPECT_NE(r.output.find("--force"), std::string::npos);
   EXPECT_EQ(RunCommand(CompareCommand("current_regression", "fingerprint_other.json", "--force"))
                 .exit_code, 1);
+}
+
+TEST(BenchGateCliTest, StoredInstructionBaselineFromAnotherHostIsComparedAndFails) {
+  // The issue's case through the CLI: a format-2.0 baseline from a VM whose flags lack abm, a
+  // measurement here (abm, libraries recorded) with +50% instructions.
+  TempDir dir;
+  auto base = ReadBaselines(Fixture("baselines_format_2.0.json"));
+  ASSERT_TRUE(base.ok());
+  ResultSet current = base->sets[0];
+  current.fingerprint.isa_flags.push_back("abm");
+  std::sort(current.fingerprint.isa_flags.begin(), current.fingerprint.isa_flags.end());
+  current.fingerprint.libraries = {"libc.so.6 2.36", "libhwy.so.1 1.0.3"};
+  current.injected_slowdown = "0.5";
+  for (auto& [name, b] : current.benchmarks) b.instructions *= 1.5;
+  ASSERT_TRUE(WriteResultSet(dir / "slow.json", current).ok());
+  const std::string compare = kBenchGate + " compare --instructions --no-history --baselines " +
+                              Fixture("baselines_format_2.0.json") + " --current ";
+  const auto slow = RunCommand(compare + (dir / "slow.json"));
+  EXPECT_EQ(slow.exit_code, 1) << slow.output;
+  EXPECT_NE(slow.output.find("differs in isa_flags: only here 'abm' [cannot change instruction "
+                             "counts"), std::string::npos) << slow.output;
+  EXPECT_NE(slow.output.find("COMPARED: no instructions baseline has exactly"), std::string::npos);
+  EXPECT_NE(slow.output.find("3 regression(s)"), std::string::npos) << slow.output;
+
+  // The same measurement with another dispatched target under Valgrind: refused, field named.
+  current.fingerprint.valgrind_simd_target = "SSE4";
+  ASSERT_TRUE(WriteResultSet(dir / "sse4.json", current).ok());
+  const auto refused = RunCommand(compare + (dir / "sse4.json"));
+  EXPECT_EQ(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("differs in valgrind_simd_target: baseline 'AVX2', here 'SSE4' "
+                                "[can change instruction counts]"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("NOT COMPARED"), std::string::npos);
+  EXPECT_NE(refused.output.find("Result: not compared (exit 0)"), std::string::npos);
+}
+
+TEST(BenchGateCliTest, FingerprintListsLibrariesAndTheFieldsEachModeCompares) {
+  const auto r = RunCommand(kBenchGate + " fingerprint --bench " + kBenchGate + " 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto doc = ParseJson(r.output);
+  ASSERT_TRUE(doc.ok()) << r.output;
+  const auto& root = doc->as_object();
+  const Fingerprint fp = FingerprintFromJson(root.at("fingerprint").as_object());
+  EXPECT_FALSE(fp.libraries.empty());
+  const auto& instructions = root.at("compared_fields").at("instructions").as_array();
+  const auto has = [&](const char* f) {
+    return std::find(instructions.begin(), instructions.end(), boost::json::value(f)) !=
+           instructions.end();
+  };
+  EXPECT_TRUE(has("valgrind_simd_target"));
+  EXPECT_TRUE(has("libraries"));
+  EXPECT_FALSE(has("isa_flags"));
+  EXPECT_FALSE(has("cpu_model"));
 }
 
 TEST(BenchGateCliTest, CompareAppendsHistoryAndReportWritesHtml) {

@@ -4,11 +4,18 @@
 // exists for (LESSONS.md, "Micro-benchmark gate").
 //
 // Reduced set: decay_calculation_10000m and vector_similarity_768d_1000c (SIMD versions).
+// The fingerprint rules on real measurements: a baseline from a host that differs only in what
+// cannot change instruction counts is compared (and fails on the slowdown); one from another
+// Valgrind target or compiler is refused with the field named.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 
+#include "benchgate/fingerprint.h"
+#include "benchgate/json_util.h"
+#include "benchgate/results.h"
 #include "test_util.h"
 
 namespace engram::benchgate {
@@ -68,6 +75,72 @@ TEST(GateTest, InstructionModeFailsOnInjectedSlowdownAndPassesWithout) {
 
   const auto hist = RunCommand(kBenchGate + " history" + history);
   EXPECT_NE(hist.output.find("REGRESSION"), std::string::npos) << hist.output;
+}
+
+// Rewrites the fingerprint of every set in the baselines file at `path`.
+void EditBaselineFingerprint(const std::string& path, void (*edit)(Fingerprint&)) {
+  auto file = ReadBaselines(path);
+  ASSERT_TRUE(file.ok()) << file.error().ToString();
+  for (ResultSet& set : file->sets) edit(set.fingerprint);
+  ASSERT_TRUE(WriteBaselines(path, *file).ok());
+}
+
+TEST(GateTest, InstructionBaselineFromAnotherHostIsComparedButNotFromAnotherTarget) {
+  // A baseline recorded here, then given another host (CPU model, flags, native target), as if
+  // recorded on another machine with the same toolchain: the gate compares it and fails on the
+  // injected slowdown. Given another Valgrind target or compiler, it refuses and names the field.
+  if (!HaveValgrind()) GTEST_SKIP() << "valgrind not installed";
+  TempDir dir;
+  const std::string path = dir / "baselines.json";
+  const std::string decay = " --bench " + kKernels + " --filter '^decay_calculation_10000m$'" +
+                            " --work-dir " + (dir / "work") + " --quiet --baselines " + path;
+  const auto update = RunCommand(kBenchGate + " update --mode instructions" + decay);
+  ASSERT_EQ(update.exit_code, 0) << update.output;
+  // update (what scripts/update_baselines.sh runs) records the new fingerprint fields.
+  auto recorded = ReadBaselines(path);
+  ASSERT_TRUE(recorded.ok());
+  ASSERT_EQ(recorded->sets.size(), 1u);
+  EXPECT_EQ(recorded->sets[0].version, kFormatVersion);
+  const Fingerprint& fp = recorded->sets[0].fingerprint;
+  EXPECT_FALSE(fp.valgrind_simd_target.empty());
+  EXPECT_NE(std::find_if(fp.libraries.begin(), fp.libraries.end(),
+                         [](const std::string& l) { return l.rfind("libhwy.so.", 0) == 0; }),
+            fp.libraries.end())
+      << PrettyJson(FingerprintToJson(fp));
+
+  EditBaselineFingerprint(path, [](Fingerprint& f) {
+    f.cpu_model = "Other CPU 42";
+    f.isa_flags = {"avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "sse4_1", "sse4_2", "ssse3"};
+    f.simd_target = f.simd_target == "AVX2" ? "AVX3" : "AVX2";
+  });
+  const std::string run = kBenchGate + " run --instructions --no-history" + decay;
+  const auto clean = RunCommand(run);
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("COMPARED: no instructions baseline has exactly this fingerprint"),
+            std::string::npos) << clean.output;
+  EXPECT_NE(clean.output.find("+0.00%"), std::string::npos) << clean.output;
+  const auto slow =
+      RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " + run + " --out " + (dir / "slow.json"));
+  EXPECT_EQ(slow.exit_code, 1) << slow.output;
+  EXPECT_NE(slow.output.find("differs in cpu_model: baseline 'Other CPU 42'"), std::string::npos)
+      << slow.output;
+  EXPECT_NE(slow.output.find("REGRESSION"), std::string::npos) << slow.output;
+
+  const std::string compare = kBenchGate + " compare --instructions --no-history --baselines " +
+                              path + " --current " + (dir / "slow.json");
+  EditBaselineFingerprint(path, [](Fingerprint& f) { f.valgrind_simd_target = "SSE4"; });
+  const auto target = RunCommand(compare);
+  EXPECT_EQ(target.exit_code, 0) << target.output;
+  EXPECT_NE(target.output.find("differs in valgrind_simd_target: baseline 'SSE4'"),
+            std::string::npos) << target.output;
+  EXPECT_NE(target.output.find("NOT COMPARED"), std::string::npos) << target.output;
+
+  EditBaselineFingerprint(path, [](Fingerprint& f) { f.compiler = "Clang 16.0.6"; });
+  const auto compiler = RunCommand(compare);
+  EXPECT_EQ(compiler.exit_code, 0) << compiler.output;
+  EXPECT_NE(compiler.output.find("differs in compiler: baseline 'Clang 16.0.6'"), std::string::npos)
+      << compiler.output;
+  EXPECT_NE(compiler.output.find("NOT COMPARED"), std::string::npos) << compiler.output;
 }
 
 TEST(GateTest, WallTimeModeFailsOnInjectedSlowdown) {
