@@ -65,7 +65,7 @@ void Space::Normalise(const float* in, float* out) const {
 
 bool Space::IsLive(uint32_t slot) const {
   return slot < next_slot_.load(std::memory_order_acquire) &&
-         (*state_)[slot].status.load(std::memory_order_acquire) == kLive;
+         status_[slot].load(std::memory_order_acquire) == kLive;
 }
 
 Result<uint32_t> Space::SlotOf(const std::string& id) const {
@@ -121,6 +121,7 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
     if (st.ok()) st = meta_->EnsureRows(rows);
     if (st.ok()) st = state_->EnsureRows(rows);
     if (st.ok()) st = adjacency_->EnsureRows(rows);
+    if (st.ok()) st = status_.EnsureRows(rows);
     if (!st.ok()) {
       release();
       return st;
@@ -182,7 +183,7 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
   auto fail = [&](Status st) {
     for (size_t i = 0; i < n; ++i) {
       (void)index_->MarkDeleted(base + static_cast<uint32_t>(i));
-      (*state_)[base + i].status.store(kDeleted, std::memory_order_release);
+      status_[base + i].store(kDeleted, std::memory_order_release);
     }
     deleted_.fetch_add(n);
     release();
@@ -248,16 +249,15 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
     if (!st.ok()) return fail(st);
   }
 
-  // Acknowledged: publish.
+  // Acknowledged: publish. The tokens come first, so that a reader that finds the episode
+  // live (or by id) also finds its TokenSet written.
   for (const auto& e : edges) AddEdge(static_cast<uint32_t>(e.from), static_cast<uint32_t>(e.to), e.weight);
+  for (size_t i = 0; i < n; ++i) IndexTokens(base + static_cast<uint32_t>(i));
   {
     std::unique_lock lock(ids_mu_);
     for (size_t i = 0; i < n; ++i) ids_[out_ids[i]] = base + static_cast<uint32_t>(i);
   }
-  for (size_t i = 0; i < n; ++i) {
-    (*state_)[base + i].status.store(kLive, std::memory_order_release);
-    IndexTokens(base + static_cast<uint32_t>(i));
-  }
+  for (size_t i = 0; i < n; ++i) status_[base + i].store(kLive, std::memory_order_release);
   live_.fetch_add(n);
   return out_ids;
 }
@@ -317,7 +317,7 @@ Status Space::Forget(const std::string& id) {
       return Status::NotFound("no episode '", id, "' in space '", name_, "'");
     }
     ids_.erase(it);
-    (*state_)[slot].status.store(kDeleted, std::memory_order_release);
+    status_[slot].store(kDeleted, std::memory_order_release);
   }
   (void)index_->MarkDeleted(slot);
   for (const auto& e : mine) {

@@ -133,7 +133,8 @@ class Space {
   Ranked EpisodicRecall(const float* cue, const RecallQuery& query) const;
   Ranked SemanticRecall(const float* cue, const RecallQuery& query) const;
   std::shared_ptr<const ConceptSet> Concepts() const;
-  size_t Tokenise(uint32_t slot, std::vector<std::string>* keys) const;
+  // Computes the episode's TokenSet (Meta::tokens) and adds the slot to the postings of its
+  // tokens. REQUIRES: the slot's Meta is written and not yet published as live.
   void IndexTokens(uint32_t slot);
   void UnindexTokens(uint32_t slot);
 
@@ -145,6 +146,9 @@ class Space {
   ChunkedArray<float> embeddings_;
   std::unique_ptr<ChunkedArray<Meta>> meta_;
   std::unique_ptr<ChunkedArray<State>> state_;
+  // kPending, kLive or kDeleted per slot: a byte each, apart from State, so that the liveness
+  // tests of graph walks and searches read a small dense array (100K slots: 100 KB).
+  ChunkedArray<std::atomic<uint8_t>> status_;
   std::unique_ptr<ChunkedArray<Adjacency>> adjacency_;
 
   std::mutex append_mu_;                    // slot allocation
@@ -159,8 +163,11 @@ class Space {
   static constexpr size_t kStripes = 256;
   mutable std::array<std::mutex, kStripes> adjacency_mu_;
 
+  // The token index: "field:token" keys ("w:" word, "p:" place, "u:" who, "t:" tag, lower
+  // case) interned as ids, each with the slots that hold it, in the order they were added.
   mutable std::shared_mutex tokens_mu_;
-  std::unordered_map<std::string, std::vector<uint32_t>> postings_;  // "field:token" -> slots
+  std::unordered_map<std::string, uint32_t> token_ids_;
+  std::vector<std::vector<uint32_t>> postings_;  // by token id
 
   std::mutex consolidate_mu_;               // one consolidator at a time
   mutable std::mutex concepts_mu_;          // guards the pointer swap only

@@ -26,7 +26,7 @@ Result<ConsolidationReport> Space::Consolidate(bool full) {
   std::vector<float> sims;
   uint32_t slot = from;
   for (; slot < end; ++slot) {
-    const uint8_t status = (*state_)[slot].status.load(std::memory_order_acquire);
+    const uint8_t status = status_[slot].load(std::memory_order_acquire);
     if (status == kPending) break;  // not acknowledged yet: the next run takes it
     if (status != kLive) continue;
     const float* e = embeddings_.Row(slot);

@@ -148,28 +148,61 @@ std::vector<std::pair<uint32_t, float>> Space::Spread(
   return out;
 }
 
+namespace {
+// Per-thread visited marks of a breadth-first walk, stamped by generation (no reset cost).
+struct VisitScratch {
+  std::vector<uint32_t> stamp;
+  uint32_t generation = 0;
+  void Reset(size_t slots) {
+    if (stamp.size() < slots) stamp.resize(slots, 0);
+    if (++generation == 0) {
+      std::fill(stamp.begin(), stamp.end(), 0);
+      generation = 1;
+    }
+  }
+  // Marks `slot`; false if it was marked already (or is beyond the walk's snapshot of slots).
+  bool Visit(uint32_t slot) {
+    if (slot >= stamp.size() || stamp[slot] == generation) return false;
+    stamp[slot] = generation;
+    return true;
+  }
+};
+}  // namespace
+
 Result<std::vector<NeighborHit>> Space::Neighbors(const std::string& id, int hops, size_t limit) const {
   if (hops < 1 || hops > 6) return Status::InvalidArgument("hops must be in [1, 6]");
   if (limit == 0 || limit > 100000) return Status::InvalidArgument("limit must be in [1, 100000]");
   ENGRAM_ASSIGN_OR_RETURN(uint32_t start, SlotOf(id));
-  std::unordered_map<uint32_t, float> seen{{start, 1.0f}};
-  std::vector<uint32_t> frontier{start};
-  std::vector<NeighborHit> out;
-  for (int h = 1; h <= hops && !frontier.empty() && out.size() < limit; ++h) {
-    std::vector<uint32_t> next;
-    for (uint32_t u : frontier) {
-      const float wu = seen[u];
-      for (const auto& e : EdgesOf(u)) {
-        if (seen.count(e.to) != 0 || !IsLive(e.to)) continue;
-        seen.emplace(e.to, wu * e.weight);
-        next.push_back(e.to);
-        out.push_back({(*meta_)[e.to].id, h, wu * e.weight});
-        if (out.size() >= limit) break;
+  // Breadth first; each edge list is read in place under its stripe lock, and the results'
+  // ids are looked up once the walk is over.
+  thread_local VisitScratch visited;
+  visited.Reset(next_slot_.load(std::memory_order_acquire));
+  visited.Visit(start);
+  struct Reached {
+    uint32_t slot;
+    int hop;
+    float weight;
+  };
+  std::vector<Reached> reached;
+  reached.reserve(std::min<size_t>(limit, 1024));
+  std::vector<std::pair<uint32_t, float>> frontier{{start, 1.0f}}, next;
+  for (int h = 1; h <= hops && !frontier.empty() && reached.size() < limit; ++h) {
+    next.clear();
+    for (const auto& [u, wu] : frontier) {
+      std::lock_guard lock(adjacency_mu_[u % kStripes]);
+      for (const Edge& e : (*adjacency_)[u].edges) {
+        if (!IsLive(e.to) || !visited.Visit(e.to)) continue;
+        next.emplace_back(e.to, wu * e.weight);
+        reached.push_back({e.to, h, wu * e.weight});
+        if (reached.size() >= limit) break;
       }
-      if (out.size() >= limit) break;
+      if (reached.size() >= limit) break;
     }
     frontier.swap(next);
   }
+  std::vector<NeighborHit> out;
+  out.reserve(reached.size());
+  for (const Reached& r : reached) out.push_back({(*meta_)[r.slot].id, r.hop, r.weight});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,19 @@ constexpr uint32_t kPendingSlot = UINT32_MAX;
 constexpr uint8_t kPending = 0, kLive = 1, kDeleted = 2;
 constexpr size_t kMaxIdBytes = 256;
 constexpr size_t kMaxTags = 256;
+constexpr uint32_t kNoToken = UINT32_MAX;  // an episode without a place
+
+// An episode's tokens as ids of the space's token index: its distinct words, then its who
+// entries, then its tags, each group sorted and distinct. Computed once, when the episode is
+// remembered; pattern completion compares these instead of re-reading the text.
+struct TokenSet {
+  std::vector<uint32_t> ids;
+  uint32_t words = 0, who = 0;  // group sizes; the tags are the rest
+  uint32_t where = kNoToken;
+  std::span<const uint32_t> words_span() const;
+  std::span<const uint32_t> who_span() const;
+  std::span<const uint32_t> tags_span() const;
+};
 
 
 template <typename T, typename Better>
@@ -41,13 +55,13 @@ struct Space::Meta {
   std::vector<std::string> who;
   std::vector<std::string> tags;
   float confidence = 1.0f;
+  internal::TokenSet tokens;  // written before the episode is published, then never changed
 };
 
 struct Space::State {
   std::atomic<float> strength{1.0f};
   std::atomic<int64_t> last_access_us{0};
   std::atomic<uint64_t> access_count{0};
-  std::atomic<uint8_t> status{internal::kPending};
   std::atomic<int32_t> concept_index{-1};
 };
 

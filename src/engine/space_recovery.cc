@@ -25,6 +25,7 @@ Status Space::LoadFromStore(const std::string& snapshot_path) {
     ENGRAM_RETURN_IF_ERROR(meta_->EnsureRows(slot + 1));
     ENGRAM_RETURN_IF_ERROR(state_->EnsureRows(slot + 1));
     ENGRAM_RETURN_IF_ERROR(adjacency_->EnsureRows(slot + 1));
+    ENGRAM_RETURN_IF_ERROR(status_.EnsureRows(slot + 1));
     Meta& m = (*meta_)[slot];
     m.id = std::move(r.id);
     m.what = std::move(r.what);
@@ -38,7 +39,7 @@ Status Space::LoadFromStore(const std::string& snapshot_path) {
     State& s = (*state_)[slot];
     s.strength.store(r.strength);
     s.last_access_us.store(r.created_us);
-    s.status.store(kLive);
+    status_[slot].store(kLive);
     ids_[m.id] = slot;
     max_slot = std::max(max_slot, slot);
     any = true;
@@ -48,12 +49,11 @@ Status Space::LoadFromStore(const std::string& snapshot_path) {
   const uint32_t slots = any ? max_slot + 1 : 0;
   size_t live = 0;
   for (uint32_t i = 0; i < slots; ++i) {
-    State& s = (*state_)[i];
-    if (s.status.load() == kLive) {
+    if (status_[i].load() == kLive) {
       ++live;
       IndexTokens(i);
     } else {
-      s.status.store(kDeleted);
+      status_[i].store(kDeleted);
     }
   }
   next_slot_.store(slots);

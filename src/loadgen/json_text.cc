@@ -11,37 +11,6 @@ namespace engram::loadgen {
 namespace json = boost::json;
 using workload::OpKind;
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          fmt::format_to(std::back_inserter(*out), "\\u{:04x}", static_cast<unsigned>(c));
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
-void AppendFloatArray(std::string* out, std::span<const float> values) {
-  out->push_back('[');
-  auto it = std::back_inserter(*out);
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i != 0) out->push_back(',');
-    const float v = std::isfinite(values[i]) ? values[i] : 0.0f;
-    fmt::format_to(it, "{}", v);
-  }
-  out->push_back(']');
-}
-
 namespace {
 
 void AppendStringArray(std::string* out, const std::vector<std::string>& v) {

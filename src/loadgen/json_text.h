@@ -12,15 +12,15 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/json_writer.h"
+
 #include "workload/dataset.h"
 #include "workload/op_stream.h"
 
 namespace engram::loadgen {
 
-// Appends `s` as a JSON string literal (quoted, escaped).
-void AppendJsonString(std::string* out, std::string_view s);
-// Appends [v0,v1,...] with each float in shortest round-trip form.
-void AppendFloatArray(std::string* out, std::span<const float> values);
+using engram::AppendFloatArray;  // core/json_writer.h
+using engram::AppendJsonString;
 // One episode object: {"id":..,"what":..,"when_us":..,"where":..,"who":[..],"tags":[..],
 // "embedding":[..],"confidence":..}.
 void AppendEpisode(std::string* out, const workload::EpisodeSpec& e);

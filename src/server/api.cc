@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/clock.h"
+#include "core/json_writer.h"
 #include "kernels/kernels.h"
 
 namespace engram::server {
@@ -58,6 +59,8 @@ Target SplitTarget(std::string_view target) {
 ApiResponse Json(int status, const json::value& v) {
   return ApiResponse{status, "application/json", json::serialize(v)};
 }
+
+ApiResponse JsonText(int status, std::string body) { return ApiResponse{status, "application/json", std::move(body)}; }
 
 ApiResponse Error(const Status& st) { return ApiResponse{HttpStatusFor(st.code()), "application/json", ErrorBody(st)}; }
 
@@ -228,6 +231,17 @@ json::object EpisodeJson(const Episode& e) {
   return o;
 }
 
+// The same fields as EpisodeJson, written directly.
+void WriteEpisode(JsonWriter& w, const Episode& e) {
+  w.BeginObject().Key("id").String(e.id).Key("what").String(e.what).Key("when_us").Int(e.when_us);
+  w.Key("where").String(e.where).Key("who").StringArray(e.who).Key("tags").StringArray(e.tags);
+  w.Key("confidence").Float(e.confidence).Key("strength").Float(e.strength).Key("created_us").Int(e.created_us);
+  w.Key("last_access_us").Int(e.last_access_us).Key("access_count").Uint(e.access_count);
+  if (!e.concept_id.empty()) w.Key("concept_id").String(e.concept_id);
+  if (!e.embedding.empty()) w.Key("embedding").FloatArray(e.embedding);
+  w.EndObject();
+}
+
 json::object StatsJson(const SpaceStats& s) {
   json::object o;
   o["name"] = s.name;
@@ -391,10 +405,9 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       if (!spec.ok()) return Error(spec.error());
       auto id = call->space->Remember(*spec);
       if (!id.ok()) return Error(id.error());
-      json::object o;
-      o["id"] = *id;
-      o["space"] = space_name;
-      return Json(201, o);
+      std::string out;
+      JsonWriter(&out).BeginObject().Key("id").String(*id).Key("space").String(space_name).EndObject();
+      return JsonText(201, std::move(out));
     }
     case Op::kRememberBatch: {
       auto call = post();
@@ -499,26 +512,19 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       else return Error(Status::InvalidArgument("mode '", *mode, "' is not episodic, semantic or blended"));
       auto r = call->space->Recall(q);
       if (!r.ok()) return Error(r.error());
-      json::array hits;
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("hits").BeginArray();
       for (const auto& h : r->hits) {
-        json::object o;
-        o["id"] = h.id;
-        o["what"] = h.what;
-        o["score"] = h.score;
-        o["similarity"] = h.similarity;
-        o["activation"] = h.activation;
-        o["retrievability"] = h.retrievability;
-        o["confidence"] = h.confidence;
-        if (!h.concept_id.empty()) o["concept_id"] = h.concept_id;
-        hits.push_back(std::move(o));
+        w.BeginObject().Key("id").String(h.id).Key("what").String(h.what).Key("score").Float(h.score);
+        w.Key("similarity").Float(h.similarity).Key("activation").Float(h.activation);
+        w.Key("retrievability").Float(h.retrievability).Key("confidence").Float(h.confidence);
+        if (!h.concept_id.empty()) w.Key("concept_id").String(h.concept_id);
+        w.EndObject();
       }
-      json::object o;
-      o["hits"] = std::move(hits);
-      o["mode"] = ModeName(r->mode);
-      o["semantic_fallback"] = r->semantic_fallback;
-      o["candidates"] = r->candidates;
-      o["activated"] = r->activated;
-      return Json(200, o);
+      w.EndArray().Key("mode").String(ModeName(r->mode)).Key("semantic_fallback").Bool(r->semantic_fallback);
+      w.Key("candidates").Uint(r->candidates).Key("activated").Uint(r->activated).EndObject();
+      return JsonText(200, std::move(out));
     }
     case Op::kSearch: {
       auto call = post();
@@ -532,16 +538,12 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       }
       auto r = call->space->Search(*emb, static_cast<size_t>(*k), static_cast<int>(*ef));
       if (!r.ok()) return Error(r.error());
-      json::array hits;
-      for (const auto& h : *r) {
-        json::object o;
-        o["id"] = h.id;
-        o["similarity"] = h.similarity;
-        hits.push_back(std::move(o));
-      }
-      json::object o;
-      o["hits"] = std::move(hits);
-      return Json(200, o);
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("hits").BeginArray();
+      for (const auto& h : *r) w.BeginObject().Key("id").String(h.id).Key("similarity").Float(h.similarity).EndObject();
+      w.EndArray().EndObject();
+      return JsonText(200, std::move(out));
     }
     case Op::kComplete: {
       auto call = post();
@@ -574,22 +576,16 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       cue.tags = std::move(tags).value();
       auto r = call->space->Complete(cue);
       if (!r.ok()) return Error(r.error());
-      json::object o;
-      o["completed"] = EpisodeJson(r->completed);
-      o["confidence"] = r->confidence;
-      json::object fields;
-      for (const auto& fc : r->fields) fields[fc.field] = fc.confidence;
-      o["field_confidence"] = std::move(fields);
-      o["completed_fields"] = StringArray(r->completed_fields);
-      json::array sources;
-      for (const auto& s : r->sources) {
-        json::object so;
-        so["id"] = s.id;
-        so["score"] = s.similarity;
-        sources.push_back(std::move(so));
-      }
-      o["sources"] = std::move(sources);
-      return Json(200, o);
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("completed");
+      WriteEpisode(w, r->completed);
+      w.Key("confidence").Float(r->confidence).Key("field_confidence").BeginObject();
+      for (const auto& fc : r->fields) w.Key(fc.field).Float(fc.confidence);
+      w.EndObject().Key("completed_fields").StringArray(r->completed_fields).Key("sources").BeginArray();
+      for (const auto& s : r->sources) w.BeginObject().Key("id").String(s.id).Key("score").Float(s.similarity).EndObject();
+      w.EndArray().EndObject();
+      return JsonText(200, std::move(out));
     }
     case Op::kNeighbors: {
       auto sp = space();
@@ -624,18 +620,15 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       }
       auto r = (*sp)->Neighbors(id, static_cast<int>(hops), static_cast<size_t>(limit));
       if (!r.ok()) return Error(r.error());
-      json::array out;
+      std::string out;
+      out.reserve(64 + r->size() * 48);
+      JsonWriter w(&out);
+      w.BeginObject().Key("id").String(id).Key("neighbors").BeginArray();
       for (const auto& n : *r) {
-        json::object o;
-        o["id"] = n.id;
-        o["hop"] = n.hop;
-        o["weight"] = n.weight;
-        out.push_back(std::move(o));
+        w.BeginObject().Key("id").String(n.id).Key("hop").Int(n.hop).Key("weight").Float(n.weight).EndObject();
       }
-      json::object o;
-      o["id"] = id;
-      o["neighbors"] = std::move(out);
-      return Json(200, o);
+      w.EndArray().EndObject();
+      return JsonText(200, std::move(out));
     }
     case Op::kActivate: {
       auto call = post();
@@ -649,16 +642,12 @@ ApiResponse Api::Dispatch(const ApiRequest& req, Op op) const {
       }
       auto r = call->space->Activate(*seeds, static_cast<int>(*hops), static_cast<size_t>(*limit));
       if (!r.ok()) return Error(r.error());
-      json::array out;
-      for (const auto& a : *r) {
-        json::object o;
-        o["id"] = a.id;
-        o["activation"] = a.activation;
-        out.push_back(std::move(o));
-      }
-      json::object o;
-      o["activated"] = std::move(out);
-      return Json(200, o);
+      std::string out;
+      JsonWriter w(&out);
+      w.BeginObject().Key("activated").BeginArray();
+      for (const auto& a : *r) w.BeginObject().Key("id").String(a.id).Key("activation").Float(a.activation).EndObject();
+      w.EndArray().EndObject();
+      return JsonText(200, std::move(out));
     }
     case Op::kConsolidate: {
       if (!want("POST")) return method_not_allowed("POST");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "core/random.h"
 #include "kernels/kernels.h"
@@ -189,6 +190,68 @@ TEST(SpaceTest, NeighborsAndActivationFollowTheGraph) {
   EXPECT_GT(act[1].activation, act[2].activation);
 }
 
+TEST(SpaceTest, NeighborsEqualABreadthFirstWalkOverTheLinksInTheirOrder) {
+  auto engine = Engine::Open(SmallOptions()).value();
+  SpaceOptions opts = engine->GetSpace("default").value()->options();
+  opts.auto_link_k = 0;
+  Space* g = engine->CreateSpace("graph", opts).value();
+  Rng rng(11);
+  constexpr int kNodes = 300;
+  for (int i = 0; i < kNodes; ++i) ASSERT_TRUE(g->Remember(Spec("v" + std::to_string(i), RandomVec(rng))).ok());
+  // A reference adjacency built the way the engine builds its own: both directions, in link
+  // order, a repeated link keeping the larger weight.
+  std::vector<std::vector<std::pair<int, float>>> adj(kNodes);
+  auto add = [&](int a, int b, float w) {
+    for (auto& e : adj[a]) {
+      if (e.first == b) {
+        e.second = std::max(e.second, w);
+        return;
+      }
+    }
+    adj[a].emplace_back(b, w);
+  };
+  for (int e = 0; e < 1500; ++e) {
+    const int a = static_cast<int>(rng.Below(kNodes)), b = static_cast<int>(rng.Below(kNodes));
+    if (a == b) continue;
+    const float w = 0.1f + 0.9f * static_cast<float>(rng.Uniform());
+    ASSERT_TRUE(g->Link({"v" + std::to_string(a), "v" + std::to_string(b), w}).ok());
+    add(a, b, w);
+    add(b, a, w);
+  }
+  ASSERT_TRUE(g->Forget("v7").ok());  // a deleted episode is neither reported nor walked through
+  for (int start : {0, 1, 42, 299}) {
+    for (int hops : {1, 2, 3}) {
+      for (size_t limit : {size_t{5}, size_t{60}, size_t{100000}}) {
+        std::vector<NeighborHit> want;
+        std::vector<char> seen(kNodes, 0);
+        seen[start] = 1;
+        std::vector<std::pair<int, float>> frontier{{start, 1.0f}};
+        for (int h = 1; h <= hops && want.size() < limit; ++h) {
+          std::vector<std::pair<int, float>> next;
+          for (auto [u, wu] : frontier) {
+            for (auto [v, w] : adj[u]) {
+              if (seen[v] || v == 7) continue;
+              seen[v] = 1;
+              next.emplace_back(v, wu * w);
+              want.push_back({"v" + std::to_string(v), h, wu * w});
+              if (want.size() >= limit) break;
+            }
+            if (want.size() >= limit) break;
+          }
+          frontier.swap(next);
+        }
+        auto got = g->Neighbors("v" + std::to_string(start), hops, limit).value();
+        ASSERT_EQ(got.size(), want.size()) << start << " " << hops << " " << limit;
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_EQ(got[i].id, want[i].id);
+          EXPECT_EQ(got[i].hop, want[i].hop);
+          EXPECT_FLOAT_EQ(got[i].weight, want[i].weight);
+        }
+      }
+    }
+  }
+}
+
 TEST(SpaceTest, ForgetRemovesEpisodeEdgesAndSearchHits) {
   auto engine = Engine::Open(SmallOptions()).value();
   Space* space = engine->GetSpace("default").value();
@@ -281,6 +344,141 @@ TEST(SpaceTest, PatternCompletionFillsMissingFieldsFromBestMatch) {
   Episode stored = space->Get("meeting").value();
   EXPECT_GT(kernels::Dot(r.completed.embedding.data(), stored.embedding.data(), kDim), 0.9f);
   EXPECT_EQ(space->Complete(CompletionCue{}).error().code(), StatusCode::kInvalidArgument);
+}
+
+// The completion score of docs/http_api.md computed over every episode, with strings: the
+// engine's answer must be the best of these, although it scores only a bounded set.
+struct CompletionReference {
+  static std::vector<std::string> Words(const std::string& text) {
+    std::vector<std::string> w;
+    std::string cur;
+    for (char ch : text) {
+      const unsigned char c = static_cast<unsigned char>(ch);
+      if (std::isalnum(c) || c >= 0x80) {
+        cur.push_back(static_cast<char>(std::tolower(c)));
+      } else if (!cur.empty()) {
+        w.push_back(cur);
+        cur.clear();
+      }
+    }
+    if (!cur.empty()) w.push_back(cur);
+    std::sort(w.begin(), w.end());
+    w.erase(std::unique(w.begin(), w.end()), w.end());
+    return w;
+  }
+  static float Score(const CompletionCue& cue, const EpisodeSpec& e, const std::vector<float>& unit) {
+    float total = 0, parts = 0;
+    const size_t dim = unit.size();
+    double dot = 0, nr = 0, nk = 0;
+    for (size_t i = 0; i < dim; ++i) {
+      const bool known = cue.mask.empty() ? i < cue.embedding.size() : static_cast<bool>(cue.mask[i]);
+      if (!known) continue;
+      dot += cue.embedding[i] * unit[i];
+      nr += unit[i] * unit[i];
+      nk += cue.embedding[i] * cue.embedding[i];
+    }
+    if (nk > 0) {
+      total += std::max(0.0f, static_cast<float>(dot / std::sqrt(nr * nk)));
+      parts += 1;
+    }
+    if (cue.what) {
+      auto a = Words(*cue.what), b = Words(e.what);
+      std::vector<std::string> common;
+      std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(common));
+      const size_t uni = a.size() + b.size() - common.size();
+      total += uni == 0 ? 1.0f : static_cast<float>(common.size()) / static_cast<float>(uni);
+      parts += 1;
+    }
+    auto lower = [](std::string s) {
+      for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return s;
+    };
+    if (cue.where) {
+      total += lower(*cue.where) == lower(e.where) ? 1.0f : 0.0f;
+      parts += 1;
+    }
+    auto coverage = [&](const std::vector<std::string>& want, const std::vector<std::string>& have) {
+      size_t found = 0;
+      for (const auto& w : want) {
+        found += std::any_of(have.begin(), have.end(), [&](const std::string& h) { return lower(h) == lower(w); }) ? 1 : 0;
+      }
+      return static_cast<float>(found) / static_cast<float>(want.size());
+    };
+    if (!cue.who.empty()) {
+      total += coverage(cue.who, e.who);
+      parts += 1;
+    }
+    if (!cue.tags.empty()) {
+      total += coverage(cue.tags, e.tags);
+      parts += 1;
+    }
+    return total / parts;
+  }
+};
+
+TEST(SpaceTest, PatternCompletionFindsTheBestMatchOfAllEpisodesWithBoundedWork) {
+  // Enough episodes that the cue's common words ("the", "in", "about": every episode has them)
+  // overrun the token index's read budget, so the bounded candidate set is what is tested.
+  auto engine = Engine::Open(SmallOptions()).value();
+  Space* space = engine->GetSpace("default").value();
+  Rng rng(21);
+  const std::vector<std::string> people = {"ada", "alan", "grace", "edsger", "barbara", "ken", "dennis", "linus"};
+  const std::vector<std::string> verbs = {"read", "wrote", "fixed", "reviewed", "sketched", "tested"};
+  const std::vector<std::string> objects = {"notebook", "paper", "compiler", "schedule", "budget", "map"};
+  const std::vector<std::string> places = {"Kitchen", "lab", "cafe", "Office", "park"};
+  constexpr int kEpisodes = 9000;
+  std::vector<EpisodeSpec> all;
+  std::vector<std::vector<float>> unit;
+  for (int i = 0; i < kEpisodes; ++i) {
+    EpisodeSpec e = Spec("e" + std::to_string(i), RandomVec(rng));
+    e.who = {people[rng.Below(people.size())]};
+    if (rng.Below(3) == 0) e.who.push_back(people[rng.Below(people.size())]);
+    e.where = places[rng.Below(places.size())];
+    const std::string obj = objects[rng.Below(objects.size())];
+    // The cue takes the first half of the words: two held by every episode, a person, a rare one.
+    e.what = "the " + e.who[0] + " in the item" + std::to_string(rng.Below(400)) + " " +
+             verbs[rng.Below(verbs.size())] + " a " + obj + " at the " + e.where;
+    e.tags = {obj, "t" + std::to_string(rng.Below(20))};
+    std::vector<float> u = e.embedding;
+    kernels::Normalize(u.data(), u.size());
+    unit.push_back(std::move(u));
+    all.push_back(std::move(e));
+  }
+  for (int b = 0; b < kEpisodes; b += 1000) {
+    ASSERT_TRUE(space->RememberBatch(std::span<const EpisodeSpec>(all).subspan(b, 1000), {}, 2).ok());
+  }
+  for (int q = 0; q < 60; ++q) {
+    const EpisodeSpec& target = all[rng.Below(kEpisodes)];
+    CompletionCue cue;
+    std::istringstream words(target.what);
+    std::vector<std::string> w;
+    for (std::string s; words >> s;) w.push_back(s);
+    std::string half;
+    for (size_t i = 0; i < w.size() / 2; ++i) half += (i ? " " : "") + w[i];
+    switch (q % 4) {
+      case 0:  // the load test's cue: half the words and half the embedding
+        cue.what = half;
+        cue.embedding.assign(target.embedding.begin(), target.embedding.begin() + kDim / 2);
+        break;
+      case 1:  // words only
+        cue.what = half + " unknownword";
+        break;
+      case 2:  // a masked embedding and the place, in another case
+        cue.embedding = target.embedding;
+        for (size_t i = 0; i < kDim; ++i) cue.mask.push_back(i % 3 != 0);
+        cue.where = target.where == "lab" ? "LAB" : target.where;
+        break;
+      default:  // who and tags
+        cue.who = target.who;
+        cue.tags = {target.tags[0]};
+        cue.what = half;
+    }
+    float best = -1;
+    for (int i = 0; i < kEpisodes; ++i) best = std::max(best, CompletionReference::Score(cue, all[i], unit[i]));
+    CompletionResult r = space->Complete(cue).value();
+    ASSERT_FALSE(r.sources.empty());
+    EXPECT_NEAR(r.sources[0].similarity, best, 1e-4) << "cue " << q << ": " << (cue.what ? *cue.what : "");
+  }
 }
 
 TEST(EngineTest, RestartRecoversEpisodesEdgesAndIndex) {
