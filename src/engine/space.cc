@@ -122,6 +122,7 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
     if (st.ok()) st = state_->EnsureRows(rows);
     if (st.ok()) st = adjacency_->EnsureRows(rows);
     if (st.ok()) st = status_.EnsureRows(rows);
+    if (st.ok()) st = slot_ids_.EnsureRows(rows);
     if (!st.ok()) {
       release();
       return st;
@@ -136,7 +137,8 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
     const uint32_t slot = base + static_cast<uint32_t>(i);
     const EpisodeSpec& s = specs[i];
     Meta& m = (*meta_)[slot];
-    m.id = s.id.empty() ? "ep-" + std::to_string(slot) + "-" + std::to_string(id_rng.Next() % 1000000007ULL)
+    std::string& id = slot_ids_[slot];
+    id = s.id.empty() ? "ep-" + std::to_string(slot) + "-" + std::to_string(id_rng.Next() % 1000000007ULL)
                         : s.id;
     m.what = s.what;
     m.where = s.where;
@@ -149,7 +151,7 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
     st.strength.store(1.0f, std::memory_order_relaxed);
     st.last_access_us.store(now, std::memory_order_relaxed);
     Normalise(s.embedding.data(), embeddings_.Row(slot));
-    out_ids[i] = m.id;
+    out_ids[i] = id;
   }
   if (reserved.size() < n) {  // generated ids: reserve them too
     std::unique_lock lock(ids_mu_);
@@ -234,7 +236,7 @@ Result<std::vector<std::string>> Space::RememberBatch(std::span<const EpisodeSpe
       const Meta& m = (*meta_)[slot];
       auto& r = records[i];
       r.seq = slot;
-      r.id = m.id;
+      r.id = slot_ids_[slot];
       r.what = m.what;
       r.when_us = m.when_us;
       r.where = m.where;
@@ -282,7 +284,7 @@ Result<Episode> Space::Get(const std::string& id, bool with_embedding) const {
   const Meta& m = (*meta_)[slot];
   const State& s = (*state_)[slot];
   Episode e;
-  e.id = m.id;
+  e.id = slot_ids_[slot];
   e.what = m.what;
   e.when_us = m.when_us;
   e.where = m.where;
@@ -350,7 +352,7 @@ SpaceStats Space::Stats() const {
   s.consolidation_backlog = ConsolidationBacklog();
   s.index_size = index_->size();
   s.index_capacity = index_->capacity();
-  s.memory_bytes = s.slots * (options_.dim * sizeof(float) + sizeof(Meta) + sizeof(State) + 64) +
+  s.memory_bytes = s.slots * (options_.dim * sizeof(float) + sizeof(Meta) + sizeof(State) + sizeof(std::string) + 65) +
                    s.edges * sizeof(Edge) + index_->MemoryBytes();
   return s;
 }

@@ -149,6 +149,9 @@ class Space {
   // kPending, kLive or kDeleted per slot: a byte each, apart from State, so that the liveness
   // tests of graph walks and searches read a small dense array (100K slots: 100 KB).
   ChunkedArray<std::atomic<uint8_t>> status_;
+  // Each slot's episode id, apart from Meta so that answers listing many episodes (a 2-hop
+  // walk reports up to thousands) read a dense array: short ids sit inside the std::string.
+  ChunkedArray<std::string> slot_ids_;
   std::unique_ptr<ChunkedArray<Adjacency>> adjacency_;
 
   std::mutex append_mu_;                    // slot allocation

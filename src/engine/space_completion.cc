@@ -314,7 +314,7 @@ Result<CompletionResult> Space::Complete(const CompletionCue& cue) const {
   });
 
   CompletionResult out;
-  for (const auto& s : scored) out.sources.push_back({(*meta_)[s.slot].id, s.score});
+  for (const auto& s : scored) out.sources.push_back({slot_ids_[s.slot], s.score});
   // Matches vote with weight exp((score - best) / 0.05): a clear best match dominates, near
   // ties share. Field confidences and the filled-in embedding both use these weights.
   std::vector<float> vote(scored.size());

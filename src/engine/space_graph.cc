@@ -202,7 +202,7 @@ Result<std::vector<NeighborHit>> Space::Neighbors(const std::string& id, int hop
   }
   std::vector<NeighborHit> out;
   out.reserve(reached.size());
-  for (const Reached& r : reached) out.push_back({(*meta_)[r.slot].id, r.hop, r.weight});
+  for (const Reached& r : reached) out.push_back({slot_ids_[r.slot], r.hop, r.weight});
   return out;
 }
 
@@ -219,7 +219,7 @@ Result<std::vector<ActivationHit>> Space::Activate(std::span<const std::string> 
   auto spread = Spread(s, hops);
   TopK(spread, limit, [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
   std::vector<ActivationHit> out;
-  for (const auto& [slot, a] : spread) out.push_back({(*meta_)[slot].id, a});
+  for (const auto& [slot, a] : spread) out.push_back({slot_ids_[slot], a});
   return out;
 }
 

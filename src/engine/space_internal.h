@@ -47,7 +47,6 @@ void TopK(std::vector<T>& v, size_t k, Better better) {
 namespace engram {
 
 struct Space::Meta {
-  std::string id;
   std::string what;
   std::string where;
   int64_t when_us = 0;

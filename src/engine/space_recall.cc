@@ -224,7 +224,7 @@ Result<RecallResult> Space::Recall(const RecallQuery& query) {
   const int64_t now = WallMicros();
   for (auto& [slot, h] : ranked.hits) {
     const Meta& m = (*meta_)[slot];
-    h.id = m.id;
+    h.id = slot_ids_[slot];
     h.what = m.what;
     h.confidence = std::clamp(h.score * m.confidence, 0.0f, 1.0f);
     Touch(slot, now);
@@ -246,7 +246,7 @@ Result<std::vector<SearchHit>> Space::Search(std::span<const float> query, size_
   std::vector<float> q(options_.dim);
   Normalise(query.data(), q.data());
   std::vector<SearchHit> out;
-  for (const auto& h : IndexSearch(q.data(), k, ef)) out.push_back({(*meta_)[h.slot].id, h.similarity});
+  for (const auto& h : IndexSearch(q.data(), k, ef)) out.push_back({slot_ids_[h.slot], h.similarity});
   return out;
 }
 

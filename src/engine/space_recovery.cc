@@ -26,8 +26,9 @@ Status Space::LoadFromStore(const std::string& snapshot_path) {
     ENGRAM_RETURN_IF_ERROR(state_->EnsureRows(slot + 1));
     ENGRAM_RETURN_IF_ERROR(adjacency_->EnsureRows(slot + 1));
     ENGRAM_RETURN_IF_ERROR(status_.EnsureRows(slot + 1));
+    ENGRAM_RETURN_IF_ERROR(slot_ids_.EnsureRows(slot + 1));
     Meta& m = (*meta_)[slot];
-    m.id = std::move(r.id);
+    slot_ids_[slot] = std::move(r.id);
     m.what = std::move(r.what);
     m.where = std::move(r.where);
     m.when_us = r.when_us;
@@ -40,7 +41,7 @@ Status Space::LoadFromStore(const std::string& snapshot_path) {
     s.strength.store(r.strength);
     s.last_access_us.store(r.created_us);
     status_[slot].store(kLive);
-    ids_[m.id] = slot;
+    ids_[slot_ids_[slot]] = slot;
     max_slot = std::max(max_slot, slot);
     any = true;
     return Status::Ok();
