@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "loadgen/json_text.h"
 
 namespace engram::loadgen {
@@ -628,30 +629,6 @@ std::string FormatSummary(const RunReport& r) {
     fmt::format_to(it, "validation: {} ({})\n", passed ? "PASSED" : "FAILED", detail);
   }
   return out;
-}
-
-Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::IOError("cannot write ", tmp);
-    f << content;
-    f.flush();
-    if (!f) return Status::IOError("writing ", tmp, " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot rename ", tmp, " to ", path);
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot read ", path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 Result<RunReport> ReadReport(const std::string& path) {

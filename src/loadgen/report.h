@@ -18,6 +18,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/files.h"
 #include "core/histogram.h"
 #include "core/status.h"
 #include "loadgen/recorder.h"
@@ -124,8 +125,8 @@ Result<RunReport> MergeReports(const std::vector<RunReport>& parts, const std::v
 // The human summary printed at the end of a run and by `loadtest merge`.
 std::string FormatSummary(const RunReport& r);
 
-Status WriteFileAtomically(const std::string& path, const std::string& content);
-Result<std::string> ReadFile(const std::string& path);
+using engram::ReadFile;             // core/files.h
+using engram::WriteFileAtomically;  // core/files.h
 Result<RunReport> ReadReport(const std::string& path);
 
 }  // namespace engram::loadgen
