@@ -3,20 +3,17 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <filesystem>
 #include <map>
 
 #include "core/files.h"
 
 namespace engram::analysis {
 
+namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-std::string FileName(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 json::value OptionalNumber(const std::optional<double>& v) {
   return v ? json::value(*v) : json::value(nullptr);
@@ -229,7 +226,7 @@ const CapacityEntry* CapacityFile::Find(const std::string& scenario_hash, const 
 std::vector<const CapacityEntry*> CapacityFile::Related(const std::string& scenario_path) const {
   std::vector<const CapacityEntry*> out;
   for (const CapacityEntry& e : entries) {
-    if (e.scenario_path == scenario_path || FileName(e.scenario_path) == FileName(scenario_path)) out.push_back(&e);
+    if (e.scenario_path == scenario_path || fs::path(e.scenario_path).filename() == fs::path(scenario_path).filename()) out.push_back(&e);
   }
   return out;
 }

@@ -109,16 +109,8 @@ expect() {
     failures=$((failures + 1))
   fi
 }
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok:   $what"
-  else
-    echo "FAIL: $what"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck disable=SC1091  # checked on its own; the path is computed
+source "$root/tests/lib_test.sh"
 server_down() { ! curl -fsS --max-time 1 "http://127.0.0.1:$port/health" >/dev/null 2>&1; }
 data_dirs_gone() {
   local d

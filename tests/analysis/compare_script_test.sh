@@ -28,12 +28,17 @@ expect() {
     failures=$((failures + 1))
   fi
 }
-# contains TEXT: the last command's output holds TEXT.
-contains() {
-  if grep -qF -- "$1" "$out"; then
-    echo "ok:   output has '$1'"
+# contains TEXT / lacks TEXT: the last command's output holds / does not hold TEXT.
+contains() { output_check 1 "$1"; }
+lacks() { output_check 0 "$1"; }
+output_check() {
+  local want=$1 text=$2 found=0 has=has
+  grep -qF -- "$text" "$out" && found=1
+  ((found)) || has=lacks
+  if [[ $found == "$want" ]]; then
+    echo "ok:   output $has '$text'"
   else
-    echo "FAIL: output lacks '$1'"
+    echo "FAIL: output $has '$text'"
     sed 's/^/    /' "$out"
     failures=$((failures + 1))
   fi
@@ -97,16 +102,6 @@ contains "No significant regressions detected (within 10% competitive threshold)
 expect 1 "internal files are used without --competitive" env ENGRAM_PERF_DIR="$d" "$script" 005
 
 # --- Runs that measured no build.
-# lacks TEXT: the last command's output does not hold TEXT.
-lacks() {
-  if grep -qF -- "$1" "$out"; then
-    echo "FAIL: output has '$1'"
-    sed 's/^/    /' "$out"
-    failures=$((failures + 1))
-  else
-    echo "ok:   output lacks '$1'"
-  fi
-}
 d=$work/saturated
 place "$d" "010_before_20251108_140000.json" "saturated_before.json"
 place "$d" "010_after_20251108_141000.json" "same_r1.json"

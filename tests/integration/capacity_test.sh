@@ -15,16 +15,8 @@ export ENGRAM_PERF_DIR=$work
 scenario=$root/tests/integration/fixtures/capacity_tiny.toml
 key=tests/integration/fixtures/capacity_tiny.toml
 failures=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok:   $what"
-  else
-    echo "FAIL: $what"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck disable=SC1091  # checked on its own; the path is computed
+source "$root/tests/lib_test.sh"
 
 mkdir -p "$work/tmp"
 status=0
