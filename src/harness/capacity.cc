@@ -1,6 +1,7 @@
 #include "harness/capacity.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -314,6 +315,10 @@ uint64_t EndOfRunEpisodes(const std::string& scenario_path, std::string* why) {
 
 Result<CapacityEntry> MeasureCapacity(const CapacityOptions& o) {
   ENGRAM_ASSIGN_OR_RETURN(Plan plan, MakePlan(o.scenario_path));
+  if (::access(o.engram_bin.c_str(), X_OK) != 0) {
+    return Status::NotFound("server binary not found or not executable: ", o.engram_bin,
+                            " (build it: scripts/build.sh release engram; or --engram-bin / ENGRAM_BIN)");
+  }
   std::error_code ec;
   fs::create_directories(o.work_dir, ec);
   if (ec) return Status::IOError("cannot create ", o.work_dir, ": ", ec.message());
