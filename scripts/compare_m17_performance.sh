@@ -9,7 +9,11 @@
 # internal files when there are any, else the competitive_ ones (competitive mode is detected
 # from the prefix). Competitive mode: 10% threshold, positioning against
 # docs/reference/competitive_baselines.json, exit 2 on regression. A calibration.json from
-# `engram-perf calibrate` in the results directory is passed along.
+# `engram-perf calibrate` and a capacity.json from `engram-perf capacity` in the results
+# directory are passed along. A before run the server could not keep up with
+# (rate.server_saturated) or that failed its scenario's validation is no baseline (exit 3,
+# naming the sustainable rate when capacity.json has it); a saturated after run with healthy
+# before runs is a regression (exit 1, competitive 2).
 #
 # Environment:
 #   ENGRAM_PERF_DIR        results directory (default tmp/m17_performance)
@@ -18,7 +22,7 @@
 #   ENGRAM_PERF_BASELINES  competitor baselines (default docs/reference/competitive_baselines.json)
 #
 # Exit codes: 0 no regression, 1 internal regression, 2 competitive regression, 3 error
-# (missing files, invalid data, a run that broke its error limit, usage).
+# (missing files, invalid data, a before run that is no baseline, usage).
 set -euo pipefail
 
 caller_pwd=$PWD
@@ -101,6 +105,9 @@ if ((competitive)); then
 fi
 if [[ -f $dir/calibration.json ]]; then
   args+=(--calibration "$dir/calibration.json")
+fi
+if [[ -f $dir/capacity.json ]]; then
+  args+=(--capacity "$dir/capacity.json")
 fi
 args+=("${extra[@]}")
 

@@ -3,7 +3,9 @@
 #
 # Usage: scripts/m17_performance_check.sh <task_id> <before|after> [--competitive] [--repeat N]
 #
-# Builds Release (scripts/build.sh release engram loadtest), starts
+# Builds Release (scripts/build.sh release engram loadtest engram-perf), prints the scenario's
+# headroom (`engram-perf headroom`: a WARNING when its rate is above 50% of the sustainable
+# rate `engram-perf capacity` stored for this machine, a note when none is stored), starts
 # `engram start --port $ENGRAM_PORT --data-dir <fresh temp dir>`, waits for /health, samples
 # the server's RSS/CPU/threads twice a second into _sys.txt, runs
 # `loadtest run --scenario S --duration D --seed X --endpoint URL --output R.json`, takes
@@ -30,6 +32,8 @@
 #   ENGRAM_SKIP_BUILD=1   do not build (also skipped when both binaries below are given)
 #   ENGRAM_BIN            server binary (default build/release/apps/engram/engram)
 #   LOADTEST_BIN          loadtest binary (default build/release/apps/loadtest/loadtest)
+#   ENGRAM_PERF_BIN       engram-perf binary, for the headroom check (default
+#                         build/release/apps/engram-perf/engram-perf; without it a note)
 #   ENGRAM_SERVER_ARGS    extra server flags, e.g. "--inject-delay recall=2ms" (testing aid)
 #   ENGRAM_HEALTH_TIMEOUT seconds to wait for /health (default 60)
 #   ENGRAM_STOP_TIMEOUT   seconds to wait after SIGTERM before SIGKILL (default 30)
@@ -118,6 +122,7 @@ fi
 [[ $repeat =~ ^[1-9][0-9]*$ ]] || perf_die 2 "--repeat / ENGRAM_PERF_REPEAT must be a positive integer, not '$repeat'"
 engram_bin=$(cd "$caller_pwd" && perf_abspath "${ENGRAM_BIN:-$ROOT/build/release/apps/engram/engram}")
 loadtest_bin=$(cd "$caller_pwd" && perf_abspath "${LOADTEST_BIN:-$ROOT/build/release/apps/loadtest/loadtest}")
+perf_bin=$(cd "$caller_pwd" && perf_abspath "${ENGRAM_PERF_BIN:-$ROOT/build/release/apps/engram-perf/engram-perf}")
 cd "$ROOT"
 
 [[ -f $scenario ]] || perf_die 3 "scenario not found: $scenario"
@@ -125,8 +130,8 @@ command -v curl >/dev/null || perf_die 3 "curl not found (needed for /health and
 command -v jq >/dev/null || perf_die 3 "jq not found (needed for the summary)"
 
 if [[ ${ENGRAM_SKIP_BUILD:-0} != 1 && (-z ${ENGRAM_BIN:-} || -z ${LOADTEST_BIN:-}) ]]; then
-  echo "Building Release (scripts/build.sh release engram loadtest)..."
-  scripts/build.sh release engram loadtest || perf_die 3 "the Release build failed"
+  echo "Building Release (scripts/build.sh release engram loadtest engram-perf)..."
+  scripts/build.sh release engram loadtest engram-perf || perf_die 3 "the Release build failed"
 fi
 [[ -x $engram_bin ]] || perf_die 3 "server binary not found or not executable: $engram_bin"
 [[ -x $loadtest_bin ]] || perf_die 3 "loadtest binary not found or not executable: $loadtest_bin"
@@ -188,6 +193,16 @@ echo "=== M17 performance check: task $task, phase $phase ($mode_name) ==="
 echo "Scenario: $scenario (seed $seed), ${duration} s per run, $repeat run(s) ($repeat_source)"
 echo "Server:   $engram_bin on port $port${ENGRAM_SERVER_ARGS:+ (extra: $ENGRAM_SERVER_ARGS)}"
 echo "Loadtest: $loadtest_bin"
+
+# Headroom: the scenario's rate against the sustainable rate stored for this machine
+# (engram-perf capacity). Advice only; the run goes ahead either way.
+if [[ -x $perf_bin ]]; then
+  headroom=$(ENGRAM_PERF_DIR="$out_dir" "$perf_bin" headroom "$scenario" 2>&1) ||
+    headroom="Note: headroom not checked: $headroom"
+else
+  headroom="Note: headroom not checked: engram-perf not found ($perf_bin). Build it (scripts/build.sh release engram-perf) and measure the scenario's capacity: engram-perf capacity $scenario"
+fi
+echo "$headroom"
 
 read -r -a server_extra <<<"${ENGRAM_SERVER_ARGS:-}"
 
@@ -283,7 +298,8 @@ for ((rep = 1; rep <= repeat; rep++)); do
     "Result:     \(input_filename)",
     "Scenario:   \(.config_name) (seed \(.context.seed // "?"), schema \(.schema_version))",
     "Measured:   \(.elapsed_seconds | r1) s, \(.total_operations) ops, \(.total_errors) errors (\(.overall_error_rate * 100 | r3)%)",
-    "Throughput: \(.overall_throughput | r1) ops/s (target \(.rate.target_ops_per_sec | r1), generator saturated: \(.rate.generator_saturated))",
+    "Throughput: \(.overall_throughput | r1) ops/s (target \(.rate.target_ops_per_sec | r1), generator saturated: \(.rate.generator_saturated), server saturated: \(if .rate | has("server_saturated") then .rate.server_saturated else "unknown" end))",
+    "Server:     \(if (.rate | has("server_saturated") | not) then "unknown (no rate.server_saturated: written by an older loadtest)" elif .rate.server_saturated then "SATURATED, not a measurement of the build: " + ((.saturation.reasons // []) | join("; ")) else "kept up (schedule lag P99 \(.rate.schedule_lag_ms.p99 | r3) ms)" end)",
     "Latency:    P50 \(.p50_latency_ms | r3) ms, P95 \(.p95_latency_ms | r3) ms, P99 \(.p99_latency_ms | r3) ms",
     "Validation: \(if .validation.passed then "passed" else "FAILED: " + ([.validation.checks[] | select(.passed | not) | "\(.name) (limit \(.limit), actual \(.actual))"] | join(", ")) end)"
   ' "$result") || perf_die 3 "cannot read the result file $result (see docs/result_schema.md)"

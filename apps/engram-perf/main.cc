@@ -10,6 +10,11 @@
 //   engram-perf ab --base REV --head REV [--pairs N] [--competitive] [--duration S] [--task ID]
 //                  [--base-server-args A] [--head-server-args A] [--threshold PCT]
 //                  [--skip-build] [--dry-run] [--json] [--seed N]
+//   engram-perf capacity SCENARIO [--start-rate R] [--min-rate R] [--max-rate R] [--growth F]
+//                  [--tolerance F] [--repeats N] [--step-seconds S] [--warmup S]
+//                  [--max-growth F] [--max-steps N] [--max-minutes M] [--connections N]
+//                  [--engram-bin F] [--server-args A] [--no-pin] [--output F] [--json] [--quiet]
+//   engram-perf headroom SCENARIO [--capacity-file F] [--max-share F]
 //
 // Exit codes (spec 000): 0 no regression, 1 internal regression, 2 competitive regression,
 // 3 error (missing or invalid files, bad arguments, a run that could not be made). Usage
@@ -19,8 +24,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <ctime>
+#include <sstream>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -29,11 +37,20 @@
 #include <string>
 #include <vector>
 
+#include <csignal>
+
 #include "analysis/ab_plan.h"
 #include "analysis/baselines.h"
 #include "analysis/calibration.h"
+#include "analysis/capacity_file.h"
 #include "analysis/compare.h"
 #include "analysis/run_result.h"
+#include "harness/capacity.h"
+#include "harness/server_process.h"
+#include "loadgen/context.h"
+#include "loadgen/runner.h"
+#include "workload/arrival.h"
+#include "workload/scenario.h"
 
 namespace fs = std::filesystem;
 using namespace engram;
@@ -67,10 +84,34 @@ std::string FindRepoRoot() {
 
 Result<uint64_t> SeedOption(const std::string& text) { return ParseSeed(text); }
 
-int Fail(const Status& st, bool json, const char* command) {
+int Fail(const Status& st, bool json, const char* command, RunRule rule = RunRule::kNone) {
   std::fprintf(stderr, "engram-perf %s: error: %s\n", command, st.message().c_str());
-  if (json) std::fputs(RenderErrorJson(st).c_str(), stdout);
+  if (json) std::fputs(RenderErrorJson(st, rule).c_str(), stdout);
   return kExitError;
+}
+
+// The results directory: $ENGRAM_PERF_DIR (relative to the working directory), else
+// <root>/tmp/m17_performance, as the check and compare scripts have it.
+fs::path PerfDir(const std::string& root) {
+  const char* env = std::getenv("ENGRAM_PERF_DIR");
+  if (env != nullptr && *env != '\0') return fs::absolute(env);
+  return fs::path(root.empty() ? fs::current_path().string() : root) / "tmp/m17_performance";
+}
+
+// How the capacity file names a scenario: relative to the repository when inside it.
+std::string DisplayPath(const std::string& path, const std::string& root) {
+  std::error_code ec;
+  const fs::path abs = fs::weakly_canonical(fs::absolute(path), ec);
+  if (ec || root.empty()) return path;
+  const fs::path base = fs::weakly_canonical(root, ec);
+  const fs::path rel = abs.lexically_relative(base);
+  if (ec || rel.empty() || *rel.begin() == "..") return abs.string();
+  return rel.string();
+}
+
+// The capacity file compare and headroom read: `given`, else the results directory's.
+std::string CapacityPath(const std::string& given, const std::string& root) {
+  return given.empty() ? (PerfDir(root) / "capacity.json").string() : given;
 }
 
 struct CompareArgs {
@@ -80,6 +121,7 @@ struct CompareArgs {
   bool competitive = false;
   std::string baselines;
   std::string calibration;
+  std::string capacity;
   bool paired = false;
   bool json = false;
   std::string seed = "0x5eedc0de";
@@ -150,9 +192,24 @@ int RunCompare(const CompareArgs& a) {
     }
   }
 
+  // The capacity file, to name a refused baseline's sustainable rate (optional).
+  std::optional<CapacityFile> capacity;
+  if (const std::string path = CapacityPath(a.capacity, root); fs::exists(path)) {
+    auto f = LoadCapacityFile(path);
+    if (f.ok()) {
+      capacity = std::move(f).value();
+    } else if (!a.capacity.empty()) {
+      return Fail(f.error(), a.json, cmd);
+    }
+  }
+  const CapacityFile* cap = capacity ? &*capacity : nullptr;
+
   auto cmp = Compare(*before, *after, opt, baselines ? &*baselines : nullptr,
-                     calibration ? &*calibration : nullptr);
-  if (!cmp.ok()) return Fail(cmp.error(), a.json, cmd);
+                     calibration ? &*calibration : nullptr, cap);
+  if (!cmp.ok()) {
+    const auto refusal = CheckBaseline(*before, cap);
+    return Fail(cmp.error(), a.json, cmd, refusal ? refusal->rule : RunRule::kNone);
+  }
   if (!calibration_note.empty()) cmp->notes.push_back(calibration_note);
   const std::string out = a.json ? RenderJson(*cmp) : RenderText(*cmp);
   std::fputs(out.c_str(), stdout);
@@ -307,15 +364,13 @@ int RunCheck(const CheckArgs& a) {
     return Fail(Status::InvalidArgument("phase must be 'before' or 'after', not '", a.phase, "'"),
                 a.json, cmd);
   }
-  const char* dir_env = std::getenv("ENGRAM_PERF_DIR");
-  const fs::path dir = dir_env != nullptr && *dir_env != '\0'
-                           ? fs::absolute(dir_env)
-                           : fs::path(root) / "tmp/m17_performance";
+  const fs::path dir = PerfDir(root);
   const auto listing = [&dir] {
     std::vector<std::string> files;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(dir, ec)) {
-      if (e.path().extension() == ".json" && e.path().filename() != "calibration.json")
+      if (e.path().extension() == ".json" && e.path().filename() != "calibration.json" &&
+          e.path().filename() != "capacity.json")
         files.push_back(e.path().string());
     }
     std::sort(files.begin(), files.end());
@@ -353,6 +408,9 @@ int RunCheck(const CheckArgs& a) {
                                    {"overall_throughput", r->overall_throughput},
                                    {"overall_error_rate", r->overall_error_rate},
                                    {"generator_saturated", r->generator_saturated},
+                                   {"server_saturated", r->server_saturated
+                                                            ? json::value(*r->server_saturated)
+                                                            : json::value(nullptr)},
                                    {"validation_passed", r->validation_passed}});
   }
   json::object out{{"command", "check"},
@@ -499,6 +557,161 @@ int RunAb(const AbArgs& a) {
   return RunCompare(c);
 }
 
+std::atomic<bool> g_interrupted{false};
+void OnInterrupt(int /*sig*/) { g_interrupted.store(true); }
+
+struct CapacityArgs {
+  std::string scenario;
+  std::optional<double> start_rate;
+  double min_rate = 1, max_rate = 1e6, growth = 2.0, tolerance = 0.10;
+  int repeats = 3;
+  double step_seconds = 15, warmup_seconds = 3, max_growth = 0.25;
+  int max_steps = 40;
+  double max_minutes = 60;
+  std::optional<int> connections;
+  std::string engram_bin;
+  std::string server_args;
+  bool no_pin = false;
+  std::string output;
+  bool json = false;
+  bool quiet = false;
+};
+
+std::vector<std::string> SplitArgs(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::string StepLine(const CapacityStep& s, int index, int repeats) {
+  return fmt::format(
+      "step {:>2}: {:>8.0f} ops/s (run {}/{}): achieved {:.1f}, schedule lag p99 {:.3f} ms (generator "
+      "{:.3f}), backlog {} (limit {:.0f}, trend {:+.1f}/s), P99 {:.2f} ms, {} errors, {} shed -> {}{}",
+      index, s.rate, s.attempt, repeats, s.achieved_ops_per_sec, s.schedule_lag_p99_ms,
+      s.generator_lag_p99_ms, s.backlog_end, s.backlog_limit, s.backlog_slope_per_sec,
+      s.p99_latency_ms, s.errors, s.shed, s.verdict, s.reasons.empty() ? "" : " (" + s.reasons[0] + ")");
+}
+
+std::string CapacitySummary(const CapacityEntry& e, const std::string& written) {
+  std::string out = fmt::format("=== Capacity: {} ({}) ===\n", e.scenario_name, e.scenario_path);
+  out += fmt::format("Machine:  {}\n", e.machine.Describe());
+  out += fmt::format("Server:   {} on CPUs {}{}, load generator on CPUs {}; {} start(s)\n",
+                     e.server_binary, e.server_cpus.empty() ? "(not pinned)" : e.server_cpus,
+                     e.server_args.empty() ? "" : ", args " + e.server_args,
+                     e.loadgen_cpus.empty() ? "(not pinned)" : e.loadgen_cpus, e.restarts);
+  out += fmt::format("Dataset:  {} episodes (the scenario's size at its end); steps of {:g} s after {:g} s warm-up\n",
+                     e.dataset_nodes, e.step_seconds, e.warmup_seconds);
+  out += fmt::format("{:>9} {:>4} {:>10} {:>11} {:>9} {:>10} {:>9}  {}\n", "rate", "run", "achieved",
+                     "lag p99 ms", "backlog", "P99 ms", "shed", "verdict");
+  for (const CapacityStep& s : e.steps) {
+    out += fmt::format("{:>9.0f} {:>4} {:>10.1f} {:>11.3f} {:>9} {:>10.2f} {:>9}  {}\n", s.rate, s.attempt,
+                       s.achieved_ops_per_sec, s.schedule_lag_p99_ms, s.backlog_end, s.p99_latency_ms, s.shed,
+                       s.verdict);
+  }
+  out += fmt::format("Sustainable rate: {}\n", DescribeCapacity(e));
+  if (e.lowest_failed_ops_per_sec) out += fmt::format("Lowest rate that failed: {:.0f} ops/s\n", *e.lowest_failed_ops_per_sec);
+  out += fmt::format("Outcome: {}{}\n", e.outcome, e.note.empty() ? "" : " (" + e.note + ")");
+  if (!written.empty()) out += "Written: " + written + "\n";
+  return out;
+}
+
+int RunCapacity(const CapacityArgs& a) {
+  const char* cmd = "capacity";
+  const std::string root = FindRepoRoot();
+  if (!fs::exists(a.scenario)) return Fail(Status::NotFound("scenario not found: ", a.scenario), a.json, cmd);
+  if (!(a.step_seconds >= 1 && a.step_seconds <= 600)) {
+    return Fail(Status::InvalidArgument("--step-seconds must lie in [1, 600]"), a.json, cmd);
+  }
+  if (!(a.warmup_seconds >= 0 && a.max_growth >= 0 && a.max_minutes > 0)) {
+    return Fail(Status::InvalidArgument("--warmup and --max-growth must be >= 0, --max-minutes > 0"), a.json, cmd);
+  }
+  harness::CapacityOptions o;
+  o.scenario_path = a.scenario;
+  o.scenario_display = DisplayPath(a.scenario, root);
+  const char* bin_env = std::getenv("ENGRAM_BIN");
+  o.engram_bin = !a.engram_bin.empty()                       ? a.engram_bin
+                 : bin_env != nullptr && *bin_env != '\0'    ? std::string(bin_env)
+                 : root.empty()                              ? std::string("engram")
+                                                             : root + "/build/release/apps/engram/engram";
+  const char* args_env = std::getenv("ENGRAM_SERVER_ARGS");
+  o.server_args = SplitArgs(!a.server_args.empty() ? a.server_args : args_env != nullptr ? args_env : "");
+  const char* pin_env = std::getenv("ENGRAM_PIN");
+  o.pin = !a.no_pin && !(pin_env != nullptr && std::string(pin_env) == "0");
+  o.step_seconds = a.step_seconds;
+  o.warmup_seconds = a.warmup_seconds;
+  o.max_growth = a.max_growth;
+  o.start_rate = a.start_rate;
+  o.connections = a.connections;
+  o.search.min_rate = a.min_rate;
+  o.search.max_rate = a.max_rate;
+  o.search.growth = a.growth;
+  o.search.tolerance = a.tolerance;
+  o.search.repeats = a.repeats;
+  o.search.max_steps = a.max_steps;
+  o.search.max_seconds = a.max_minutes * 60;
+  o.quiet = a.quiet;
+  o.abort = &g_interrupted;
+  const fs::path dir = PerfDir(root);
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d_%H%M%S", std::localtime(&now));
+  o.work_dir = (dir / "capacity_runs" / (fs::path(a.scenario).stem().string() + "_" + stamp)).string();
+  int index = 0;
+  o.search.on_step = [&](const CapacityStep& s) {
+    if (!a.quiet) std::fprintf(stderr, "%s\n", StepLine(s, ++index, a.repeats).c_str());
+  };
+  if (!a.quiet) {
+    std::fprintf(stderr, "engram-perf capacity: %s; step runs and server logs in %s\n", o.scenario_display.c_str(),
+                 o.work_dir.c_str());
+  }
+  std::signal(SIGINT, OnInterrupt);
+  std::signal(SIGTERM, OnInterrupt);
+  auto entry = harness::MeasureCapacity(o);
+  if (!entry.ok()) return Fail(entry.error(), a.json, cmd);
+  const std::string output = a.output.empty() ? (dir / "capacity.json").string() : a.output;
+  std::error_code ec;
+  if (fs::path(output).has_parent_path()) fs::create_directories(fs::path(output).parent_path(), ec);
+  if (Status st = StoreCapacity(output, *entry); !st.ok()) return Fail(st, a.json, cmd);
+  if (a.json) {
+    CapacityFile one;
+    one.path = output;
+    one.Put(*entry);
+    std::fputs(CapacityFileToJson(one).c_str(), stdout);
+  } else {
+    std::fputs(CapacitySummary(*entry, output).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+struct HeadroomArgs {
+  std::string scenario;
+  std::string capacity_file;
+  double max_share = 0.5;
+};
+
+// Prints the scenario's headroom on this machine; 0 also for a warning or a note (the check
+// goes on), 3 when the scenario or the capacity file cannot be read.
+int RunHeadroom(const HeadroomArgs& a) {
+  const char* cmd = "headroom";
+  const std::string root = FindRepoRoot();
+  auto scenario = workload::LoadScenario(a.scenario);
+  if (!scenario.ok()) return Fail(scenario.error(), false, cmd);
+  const double rate = loadgen::MeanRate(workload::ScheduleSpecFor(*scenario));
+  const std::string path = CapacityPath(a.capacity_file, root);
+  std::optional<CapacityFile> file;
+  if (fs::exists(path)) {
+    auto f = LoadCapacityFile(path);
+    if (!f.ok()) return Fail(f.error(), false, cmd);
+    file = std::move(f).value();
+  }
+  const loadgen::MachineInfo m = loadgen::ReadMachineInfo();
+  const Headroom h = CheckHeadroom(file ? &*file : nullptr, path, DisplayPath(a.scenario, root),
+                                   scenario->content_hash, rate, m.cpu_model, m.cores, a.max_share);
+  std::printf("%s\n", h.text.c_str());
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -618,6 +831,60 @@ int main(int argc, char** argv) {
   abc->add_flag("--json", ab.json, "Print the comparison as JSON");
   abc->add_option("--seed", ab.seed, "Bootstrap seed");
 
+  CapacityArgs capa;
+  auto* capacity = app.add_subcommand(
+      "capacity",
+      "Find the sustainable rate of SCENARIO's real mix and dataset on this machine: starts engram "
+      "itself (pinned as the check pins it, fresh data directory), preloads the dataset to its "
+      "size at the scenario's end, runs constant-rate steps (grow, then bisect; a rate holds on a "
+      "majority of --repeats runs) and stores the result in $ENGRAM_PERF_DIR/capacity.json. "
+      "docs/capacity.md");
+  capacity->add_option("scenario", capa.scenario, "Scenario file")->required();
+  capacity->add_option("--start-rate", capa.start_rate, "First rate, ops/s (default: the scenario's)")
+      ->check(CLI::PositiveNumber);
+  capacity->add_option("--min-rate", capa.min_rate, "Lowest rate to try (default 1)")->check(CLI::PositiveNumber);
+  capacity->add_option("--max-rate", capa.max_rate, "Highest rate to try (default 1e6)")->check(CLI::PositiveNumber);
+  capacity->add_option("--growth", capa.growth, "Rate factor while searching upward or downward (default 2)");
+  capacity->add_option("--tolerance", capa.tolerance,
+                       "Bisect until the lowest failing rate is within this fraction of the highest "
+                       "sustained one (default 0.10)");
+  capacity->add_option("--repeats", capa.repeats,
+                       "Runs per rate at most; a rate holds on a majority (default 3: 2 of 3)")
+      ->check(CLI::Range(1, 9));
+  capacity->add_option("--step-seconds", capa.step_seconds, "Measured seconds per run (default 15)");
+  capacity->add_option("--warmup", capa.warmup_seconds, "Warm-up seconds per run, same rate (default 3)");
+  capacity->add_option("--max-growth", capa.max_growth,
+                       "Restart the server and preload again once the space exceeds its end size by "
+                       "this fraction (default 0.25)");
+  capacity->add_option("--max-steps", capa.max_steps, "Runs at most (default 40)")->check(CLI::PositiveNumber);
+  capacity->add_option("--max-minutes", capa.max_minutes, "Minutes at most (default 60)");
+  capacity->add_option("--connections", capa.connections, "Connections (default: the scenario's)")
+      ->check(CLI::Range(1, 65536));
+  capacity->add_option("--engram-bin", capa.engram_bin,
+                       "Server binary (default $ENGRAM_BIN, else build/release/apps/engram/engram)");
+  capacity->add_option("--server-args", capa.server_args,
+                       "Extra engram flags, e.g. \"--inject-delay recall=1ms\" (default $ENGRAM_SERVER_ARGS)");
+  capacity->add_flag("--no-pin", capa.no_pin,
+                     "Do not pin (default: server on CPUs 0..n-2, load generator on CPU n-1; ENGRAM_PIN=0 too)");
+  capacity->add_option("--output", capa.output, "Capacity file (default $ENGRAM_PERF_DIR/capacity.json)");
+  capacity->add_flag("--json", capa.json, "Print the measured entry as JSON");
+  capacity->add_flag("-q,--quiet", capa.quiet, "No progress lines");
+
+  HeadroomArgs head;
+  auto* headroom = app.add_subcommand(
+      "headroom",
+      "Print SCENARIO's rate against its stored sustainable rate on this machine: a WARNING above "
+      "--max-share of it, a note naming `engram-perf capacity` when none is stored (exit 0 either way)");
+  headroom->add_option("scenario", head.scenario, "Scenario file")->required();
+  headroom->add_option("--capacity-file", head.capacity_file,
+                       "Capacity file (default $ENGRAM_PERF_DIR/capacity.json)");
+  headroom->add_option("--max-share", head.max_share, "Warn above this share of the capacity (default 0.5)")
+      ->check(CLI::Range(0.01, 1.0));
+
+  compare->add_option("--capacity", cmp.capacity,
+                      "Capacity file naming the sustainable rate when a saturated baseline is "
+                      "refused (default $ENGRAM_PERF_DIR/capacity.json if present)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -629,6 +896,8 @@ int main(int argc, char** argv) {
     if (calibrate->parsed()) return RunCalibrate(cal);
     if (abc->parsed()) return RunAb(ab);
     if (check->parsed()) return RunCheck(chk);
+    if (capacity->parsed()) return RunCapacity(capa);
+    if (headroom->parsed()) return RunHeadroom(head);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engram-perf: error: %s\n", e.what());
     return kExitError;

@@ -115,10 +115,11 @@ Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOpti
                                       r.config_name, r.seed_text));
       continue;
     }
-    const auto check = r.ErrorRateCheck();
-    if (check && (r.overall_error_rate > check->limit || !check->passed)) {
-      cal.notes.push_back(fmt::format("{}: error rate {:.2f}% broke its limit {:.2f}%, left out",
-                                      r.path, r.overall_error_rate * 100, check->limit * 100));
+    // A run that is no baseline (saturated server, failed validation) would be refused by
+    // the compare; it measured no build, so it stays out of the calibration too.
+    if (const auto refusal = CheckBaseline({r}, nullptr)) {
+      cal.notes.push_back(fmt::format("{}: left out ({}): {}", r.path, RunRuleKey(refusal->rule),
+                                      refusal->message));
       continue;
     }
     kept.push_back(std::move(r));

@@ -105,7 +105,8 @@ Result<std::vector<RunResult>> LoadRunsDir(const std::string& dir,
                                            std::vector<std::string>* skipped);
 
 // Calibrates on runs of one build. Runs of other scenarios or seeds than the largest group,
-// and runs that broke their error limit, are left out with a note. Needs >= 2 sets
+// and runs that are no baseline (CheckBaseline: a saturated server, a failed validation), are
+// left out with a note. Needs >= 2 sets
 // (sequential) or >= set_size >= 3 pairs (paired).
 Result<Calibration> Calibrate(std::vector<RunResult> runs, const CalibrationOptions& options);
 

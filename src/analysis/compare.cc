@@ -266,7 +266,89 @@ Decision Decide(double change, bool has_interval, double low, double high, bool 
   return d;
 }
 
-Status CheckComparable(const std::vector<RunResult>& before, const std::vector<RunResult>& after) {
+const char* RunRuleKey(RunRule r) {
+  switch (r) {
+    case RunRule::kNone:
+      return "none";
+    case RunRule::kBeforeSaturated:
+      return "before_saturated";
+    case RunRule::kBeforeFailedValidation:
+      return "before_failed_validation";
+    case RunRule::kAfterSaturated:
+      return "after_saturated";
+    case RunRule::kAfterFailedValidation:
+      return "after_failed_validation";
+  }
+  return "?";
+}
+
+namespace {
+
+// What the capacity file says about the scenario of `r` on the machine `r` ran on.
+std::string CapacitySentence(const RunResult& r, const CapacityFile* capacity) {
+  const std::string scenario = r.scenario_path.empty() ? std::string("SCENARIO") : r.scenario_path;
+  const std::string measure =
+      fmt::format("measure it with `engram-perf capacity {}` (docs/capacity.md)", scenario);
+  if (capacity == nullptr) {
+    return fmt::format("The scenario's sustainable rate on this machine is not known: {}.", measure);
+  }
+  if (const CapacityEntry* e = capacity->Find(r.scenario_hash, r.cpu_model, r.cores)) {
+    return fmt::format(
+        "Sustainable rate of this scenario on this machine: {} ({}); the run offered {:.0f} ops/s.",
+        DescribeCapacity(*e), capacity->path, r.target_ops_per_sec);
+  }
+  std::string others;
+  for (const CapacityEntry* e : capacity->Related(r.scenario_path)) {
+    others += fmt::format("{}{} on {}{}", others.empty() ? "" : "; ",
+                          e->sustainable_ops_per_sec
+                              ? fmt::format("{:.0f} ops/s", *e->sustainable_ops_per_sec)
+                              : std::string("no sustainable rate"),
+                          e->machine.Describe(),
+                          e->scenario_hash == r.scenario_hash ? "" : " (another version of the file)");
+  }
+  return fmt::format("{} has no measurement of this scenario on this machine ({}, {} cores){}: {}.",
+                     capacity->path, r.cpu_model.empty() ? "unknown CPU" : r.cpu_model, r.cores,
+                     others.empty() ? "" : "; it has " + others, measure);
+}
+
+}  // namespace
+
+std::optional<BaselineRefusal> CheckBaseline(const std::vector<RunResult>& before,
+                                             const CapacityFile* capacity) {
+  for (const RunResult& r : before) {
+    if (r.server_saturated.value_or(false)) {
+      return BaselineRefusal{
+          RunRule::kBeforeSaturated,
+          fmt::format("before run {}: the server could not keep up ({}). A saturated run measures "
+                      "a queue, not the build, so it is not a valid baseline. {} Lower the "
+                      "scenario's rate below it (or use a faster or quieter machine) and measure "
+                      "'before' again",
+                      r.path, r.SaturationText(), CapacitySentence(r, capacity))};
+    }
+  }
+  for (const RunResult& r : before) {
+    const auto errors = r.ErrorRateCheck();
+    const bool error_limit = errors && (r.overall_error_rate > errors->limit || !errors->passed);
+    if (!r.validation_passed || error_limit) {
+      const std::string what =
+          error_limit ? fmt::format("error rate {:.2f}% ({} of {} operations) broke the "
+                                    "scenario's limit max_error_rate = {:.2f}%",
+                                    r.overall_error_rate * 100.0, r.total_errors,
+                                    r.total_operations, errors->limit * 100.0)
+                      : "failed its scenario's validation: " + r.FailedChecks();
+      return BaselineRefusal{
+          RunRule::kBeforeFailedValidation,
+          fmt::format("before run {}: {}. A run that failed its scenario's validation is not a "
+                      "valid baseline: fix the cause (see its _loadtest.log) and measure 'before' "
+                      "again. {}",
+                      r.path, what, CapacitySentence(r, capacity))};
+    }
+  }
+  return std::nullopt;
+}
+
+Status CheckComparable(const std::vector<RunResult>& before, const std::vector<RunResult>& after,
+                       const CapacityFile* capacity) {
   if (before.empty()) return Status::InvalidArgument("no 'before' result files given");
   if (after.empty()) return Status::InvalidArgument("no 'after' result files given");
   const RunResult& ref = before.front();
@@ -285,29 +367,21 @@ Status CheckComparable(const std::vector<RunResult>& before, const std::vector<R
       }
     }
   }
-  for (const auto* side : {&before, &after}) {
-    const bool is_before = side == &before;
-    for (const RunResult& r : *side) {
-      const auto check = r.ErrorRateCheck();
-      if (!check) continue;
-      if (r.overall_error_rate > check->limit || !check->passed) {
-        const std::string what = fmt::format(
-            "{} run {}: error rate {:.2f}% ({} of {} operations) broke the scenario's limit "
-            "max_error_rate = {:.2f}%",
-            is_before ? "before" : "after", r.path, r.overall_error_rate * 100.0, r.total_errors,
-            r.total_operations, check->limit * 100.0);
-        if (is_before) {
-          return Status::FailedPrecondition(
-              what,
-              ". A run whose error rate broke its limit is not a valid baseline: fix the "
-              "errors (see its _loadtest.log) and measure 'before' again");
-        }
-        return Status::FailedPrecondition(
-            what,
-            ". A run whose error rate broke its limit is not a valid measurement: if the "
-            "change caused these errors, that is a regression to fix first (see its "
-            "_loadtest.log)");
-      }
+  if (auto refusal = CheckBaseline(before, capacity)) {
+    return Status::FailedPrecondition(refusal->message);
+  }
+  for (const RunResult& r : after) {
+    const auto check = r.ErrorRateCheck();
+    // A saturated after run is the after-saturated regression, errors or not.
+    if (!check || r.server_saturated.value_or(false)) continue;
+    if (r.overall_error_rate > check->limit || !check->passed) {
+      return Status::FailedPrecondition(fmt::format(
+          "after run {}: error rate {:.2f}% ({} of {} operations) broke the scenario's limit "
+          "max_error_rate = {:.2f}%. A run whose error rate broke its limit is not a valid "
+          "measurement: if the change caused these errors, that is a regression to fix first "
+          "(see its _loadtest.log)",
+          r.path, r.overall_error_rate * 100.0, r.total_errors, r.total_operations,
+          check->limit * 100.0));
     }
   }
   return Status::Ok();
@@ -315,8 +389,9 @@ Status CheckComparable(const std::vector<RunResult>& before, const std::vector<R
 
 Result<Comparison> Compare(const std::vector<RunResult>& before,
                            const std::vector<RunResult>& after, const CompareOptions& options,
-                           const BaselineFile* baselines, const CalibrationInfo* calibration) {
-  ENGRAM_RETURN_IF_ERROR(CheckComparable(before, after));
+                           const BaselineFile* baselines, const CalibrationInfo* calibration,
+                           const CapacityFile* capacity) {
+  ENGRAM_RETURN_IF_ERROR(CheckComparable(before, after, capacity));
   if (!(options.threshold_pct > 0) || !(options.error_rate_threshold_pp > 0)) {
     return Status::InvalidArgument("thresholds must be positive");
   }
@@ -543,16 +618,40 @@ Result<Comparison> Compare(const std::vector<RunResult>& before,
                         ref.path, ref.elapsed_seconds, r.path, r.elapsed_seconds));
       }
       if (!r.validation_passed) {
-        std::string failed;
-        for (const ValidationCheck& v : r.checks) {
-          if (!v.passed)
-            failed += fmt::format("{}{} (limit {}, actual {:.4g})", failed.empty() ? "" : ", ",
-                                  v.name, v.limit, v.actual);
-        }
+        const std::string failed = r.FailedChecks();
         c.notes.push_back(fmt::format("{} failed its scenario's validation limits: {}", r.path,
                                       failed.empty() ? "see the file" : failed));
       }
+      if (!r.server_saturated) {
+        c.notes.push_back(fmt::format(
+            "{} does not say whether the server kept up (no rate.server_saturated: written by an "
+            "older loadtest); taken as not saturated",
+            r.path));
+      }
     }
+  }
+
+  // --- Runs that measured no build: a saturated after run is a regression whatever the
+  // intervals say; a failed validation rules out "within target".
+  std::string saturated_after, failed_after;
+  for (const RunResult& r : after) {
+    if (r.server_saturated.value_or(false)) {
+      saturated_after += (saturated_after.empty() ? "" : "; ") + r.path + " (" + r.SaturationText() + ")";
+    } else if (!r.validation_passed) {
+      failed_after += (failed_after.empty() ? "" : "; ") + r.path + " (" + r.FailedChecks() + ")";
+    }
+  }
+  if (!saturated_after.empty()) {
+    c.rule = RunRule::kAfterSaturated;
+    c.rule_text = fmt::format(
+        "the server could not keep up with the after build: {}; it kept up with every before "
+        "run, so the after build no longer sustains the scenario's rate (a regression whatever "
+        "the intervals say)",
+        saturated_after);
+    c.internal_regression = true;
+  } else if (!failed_after.empty()) {
+    c.rule = RunRule::kAfterFailedValidation;
+    c.rule_text = "the after run failed its scenario's validation: " + failed_after;
   }
   std::sort(c.warnings.begin(), c.warnings.end());
   c.warnings.erase(std::unique(c.warnings.begin(), c.warnings.end()), c.warnings.end());

@@ -23,6 +23,16 @@
 // Segments capture noise within a run only; runs also capture the drift between runs, which on
 // a shared machine is the larger part (docs/performance_regression_guide.md).
 //
+// Runs that measured no build (docs/performance_regression_guide.md "Saturated and invalid
+// runs") are decided before any statistics, by three rules:
+//  - a before run the server could not keep up with (rate.server_saturated) or that failed its
+//    scenario's validation is no baseline: the comparison is refused (exit 3), naming the
+//    reason and, when the capacity file knows it, the scenario's sustainable rate here;
+//  - a saturated after run with healthy before runs is a regression (exit 1, competitive 2),
+//    whatever the intervals say: the build no longer sustains the scenario's rate;
+//  - a comparison where a side failed its scenario's validation never reports "within target".
+// A file without rate.server_saturated (an older loadtest) counts as not saturated, with a note.
+//
 // Threading: Compare is a pure function of its inputs.
 #pragma once
 
@@ -33,6 +43,7 @@
 #include <vector>
 
 #include "analysis/baselines.h"
+#include "analysis/capacity_file.h"
 #include "analysis/run_result.h"
 #include "core/status.h"
 
@@ -80,6 +91,26 @@ struct CompareOptions {
   uint64_t seed = 0x5EEDC0DEULL;  // bootstrap seed: same inputs + seed -> same interval
   bool paired = false;            // before[i] and after[i] were run as a pair (ab)
 };
+
+// Which of the rules for runs that measured no build decided (or qualified) a comparison.
+enum class RunRule {
+  kNone,
+  kBeforeSaturated,         // refused, exit 3
+  kBeforeFailedValidation,  // refused, exit 3
+  kAfterSaturated,          // regression, exit 1 (competitive 2)
+  kAfterFailedValidation,   // verdicts stand, but never "within target"
+};
+const char* RunRuleKey(RunRule r);  // "none", "before_saturated", ...
+
+struct BaselineRefusal {
+  RunRule rule = RunRule::kNone;
+  std::string message;
+};
+// The first before run that is no baseline (saturated, else failed validation), with the
+// reason and what the capacity file (optional) says about the sustainable rate; nullopt when
+// every before run is a baseline.
+std::optional<BaselineRefusal> CheckBaseline(const std::vector<RunResult>& before,
+                                             const CapacityFile* capacity);
 
 struct MetricResult {
   MetricId id = MetricId::kP99;
@@ -137,7 +168,9 @@ struct Comparison {
   std::vector<std::string> warnings;
   std::vector<std::string> notes;
   std::string promise;
-  bool internal_regression = false;     // a gated metric regressed
+  RunRule rule = RunRule::kNone;  // kAfterSaturated or kAfterFailedValidation (before: refused)
+  std::string rule_text;          // what the rule found, for the report
+  bool internal_regression = false;     // a gated metric regressed, or the after run saturated
   bool competitive_regression = false;  // competitive mode: a regression or a lost position
   int exit_code = kExitOk;
 
@@ -153,20 +186,25 @@ Decision Decide(double change, bool has_interval, double low, double high, bool 
                 double threshold, double level, const char* unit);
 
 // Checks that the runs can be compared: at least one per side, one scenario (hash and name),
-// one seed, and no run whose error rate broke its scenario's max_error_rate (a run that failed
-// its error limit is not a valid baseline). The Status names the file and the reason.
-Status CheckComparable(const std::vector<RunResult>& before, const std::vector<RunResult>& after);
+// one seed, every before run a baseline (CheckBaseline), and no after run whose error rate
+// broke its scenario's max_error_rate unless the server was saturated in it (then it is the
+// after-saturated regression). The Status names the file and the reason.
+Status CheckComparable(const std::vector<RunResult>& before, const std::vector<RunResult>& after,
+                       const CapacityFile* capacity = nullptr);
 
 // The comparison. `baselines` is required in competitive mode (nullptr otherwise is fine);
-// `calibration` is optional. Returns an error (exit 3) when CheckComparable fails.
+// `calibration` and `capacity` are optional. Returns an error (exit 3) when CheckComparable
+// fails.
 Result<Comparison> Compare(const std::vector<RunResult>& before,
                            const std::vector<RunResult>& after, const CompareOptions& options,
-                           const BaselineFile* baselines, const CalibrationInfo* calibration);
+                           const BaselineFile* baselines, const CalibrationInfo* calibration,
+                           const CapacityFile* capacity = nullptr);
 
 // Human report in the spec's format (spec 000), and the same content as JSON.
 std::string RenderText(const Comparison& c);
 std::string RenderJson(const Comparison& c);
-// The JSON written when the comparison could not be made (exit 3).
-std::string RenderErrorJson(const Status& error);
+// The JSON written when the comparison could not be made (exit 3); `rule` names the rule
+// that refused it, if one did.
+std::string RenderErrorJson(const Status& error, RunRule rule = RunRule::kNone);
 
 }  // namespace engram::analysis

@@ -206,6 +206,9 @@ std::string RenderText(const Comparison& c) {
     }
   }
   out += c.promise + "\n";
+  if (c.rule != RunRule::kNone) {
+    out += fmt::format("Rule {}: {}\n", RunRuleKey(c.rule), c.rule_text);
+  }
   for (const std::string& w : c.warnings) out += "WARNING: " + w + "\n";
   for (const std::string& n : c.notes) out += "Note: " + n + "\n";
   out += "\n";
@@ -223,9 +226,17 @@ std::string RenderText(const Comparison& c) {
   for (const MetricResult& m : c.metrics) {
     if (m.gated && m.verdict == Verdict::kInconclusive) inconclusive.push_back(&m);
   }
-  if (c.exit_code == kExitOk) {
+  const bool failed_validation = c.rule == RunRule::kAfterFailedValidation;
+  if (c.exit_code == kExitOk && failed_validation) {
+    out += fmt::format(
+        "No significant regression detected by the gate ({:.0f}%{} threshold), but NOT within "
+        "target: {}\n",
+        c.options.threshold_pct, comp ? " competitive" : "", c.rule_text);
+  } else if (c.exit_code == kExitOk) {
     out += fmt::format("No significant regressions detected (within {:.0f}%{} threshold)\n",
                        c.options.threshold_pct, comp ? " competitive" : "");
+  }
+  if (c.exit_code == kExitOk) {
     for (const MetricResult* m : inconclusive) {
       out += fmt::format(
           "Inconclusive: {} {}; about {} more run(s) per side would decide "
@@ -241,6 +252,7 @@ std::string RenderText(const Comparison& c) {
       }
     }
   } else if (c.exit_code == kExitRegression) {
+    if (c.rule == RunRule::kAfterSaturated) out += "REGRESSION: " + c.rule_text + "\n";
     if (p99.verdict == Verdict::kRegression) {
       out += fmt::format("REGRESSION: P99 latency increased by {:.2f}% (threshold: +{:.0f}%)\n",
                          p99.change, p99.threshold);
@@ -259,7 +271,9 @@ std::string RenderText(const Comparison& c) {
         "Internal regression detected (exit 1): profile, fix and re-run the after check; "
         "see docs/performance_regression_guide.md\n";
   } else {
-    const bool exceeds = c.internal_regression;
+    const bool exceeds = p99.verdict == Verdict::kRegression ||
+                         (tput.gated && tput.verdict == Verdict::kRegression) ||
+                         err.verdict == Verdict::kRegression;
     out += "=== COMPETITIVE REGRESSION DETECTED ===\n\n";
     out += fmt::format("Task {} Competitive Performance:\n", Task(c));
     out += fmt::format("Before: P99 {:.3f}ms, {:.1f} QPS\n", p99.before, tput.before);
@@ -271,6 +285,7 @@ std::string RenderText(const Comparison& c) {
         err.verdict == Verdict::kRegression
             ? fmt::format(", error rate {:+.1f}pp (EXCEEDS +{:.0f}pp)", err.change, err.threshold)
             : "");
+    if (c.rule == RunRule::kAfterSaturated) out += "Saturation: " + c.rule_text + "\n";
     out += "\n";
     PositioningBlock(c, out, true);
     out += "\n";
@@ -324,7 +339,12 @@ std::string RenderText(const Comparison& c) {
     for (const Positioning& p : c.positioning) {
       if (p.latency) lat = &p;
     }
-    if (comp && lat != nullptr) {
+    if (failed_validation) {
+      // Never "within target" for a run that failed its own scenario's limits.
+      status = fmt::format("NOT within {:.0f}% target: the after run failed its scenario's "
+                           "validation (no regression shown by the gate)",
+                           c.options.threshold_pct);
+    } else if (comp && lat != nullptr) {
       status = fmt::format("Competitive advantage {} ({} than {})",
                            lat->lost_ground ? "reduced (WARNING)" : "maintained",
                            Faster(lat->after_advantage_pct), lat->baseline.system);
@@ -333,9 +353,14 @@ std::string RenderText(const Comparison& c) {
     }
     if (!inconclusive.empty()) status += " (inconclusive metrics: see above)";
   } else if (c.exit_code == kExitRegression) {
-    status = fmt::format("REGRESSION (exceeds {:.0f}% target)", c.options.threshold_pct);
+    status = c.rule == RunRule::kAfterSaturated
+                 ? std::string("REGRESSION (the server could not keep up with the after build)")
+                 : fmt::format("REGRESSION (exceeds {:.0f}% target)", c.options.threshold_pct);
   } else {
-    status = "COMPETITIVE REGRESSION (exit 2)";
+    status = c.rule == RunRule::kAfterSaturated
+                 ? std::string("COMPETITIVE REGRESSION (exit 2: the server could not keep up "
+                               "with the after build)")
+                 : std::string("COMPETITIVE REGRESSION (exit 2)");
   }
   out += "- Status: " + status + "\n";
   return out;
@@ -411,6 +436,7 @@ std::string RenderJson(const Comparison& c) {
     o["competitive"] =
         json::object{{"baselines_file", c.baselines_path}, {"positioning", std::move(pos)}};
   }
+  o["rule"] = json::object{{"key", RunRuleKey(c.rule)}, {"text", c.rule_text}};
   o["warnings"] = files(c.warnings);
   o["notes"] = files(c.notes);
   o["promise"] = c.promise;
@@ -420,11 +446,12 @@ std::string RenderJson(const Comparison& c) {
   return json::serialize(o) + "\n";
 }
 
-std::string RenderErrorJson(const Status& error) {
+std::string RenderErrorJson(const Status& error, RunRule rule) {
   json::object o;
   o["schema_version"] = 1;
   o["exit_code"] = kExitError;
   o["error"] = error.message();
+  o["rule"] = json::object{{"key", RunRuleKey(rule)}, {"text", rule == RunRule::kNone ? "" : error.message()}};
   return json::serialize(o) + "\n";
 }
 

@@ -1,5 +1,7 @@
 #include "analysis/run_result.h"
 
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
 #include <cerrno>
 #include <charconv>
@@ -119,6 +121,23 @@ Result<RunResult> Parse(const json::object& root, std::string_view name) {
                           r.Number(*rate, "achieved_ops_per_sec", "rate.achieved_ops_per_sec"));
   ENGRAM_ASSIGN_OR_RETURN(run.generator_saturated,
                           r.Bool(*rate, "generator_saturated", "rate.generator_saturated"));
+  if (rate->contains("server_saturated")) {
+    ENGRAM_ASSIGN_OR_RETURN(run.server_saturated,
+                            r.Bool(*rate, "server_saturated", "rate.server_saturated"));
+  }
+  if (const json::value* lag = rate->if_contains("schedule_lag_ms"); lag && lag->is_object()) {
+    if (const json::value* p99 = lag->get_object().if_contains("p99"); p99 && p99->is_number()) {
+      run.schedule_lag_p99_ms = p99->to_number<double>();
+    }
+  }
+  if (const json::value* sat = root.if_contains("saturation"); sat && sat->is_object()) {
+    if (const json::value* reasons = sat->get_object().if_contains("reasons");
+        reasons && reasons->is_array()) {
+      for (const json::value& x : reasons->get_array()) {
+        if (x.is_string()) run.saturation_reasons.emplace_back(x.get_string());
+      }
+    }
+  }
 
   ENGRAM_ASSIGN_OR_RETURN(const json::object* context, r.Object(root, "context", "context"));
   ENGRAM_ASSIGN_OR_RETURN(run.scenario_hash,
@@ -141,6 +160,9 @@ Result<RunResult> Parse(const json::object& root, std::string_view name) {
   run.time_utc = Reader::StringOr(*context, "time_utc");
   run.host = Reader::StringOr(*context, "host");
   run.cpu_model = Reader::StringOr(*context, "cpu_model");
+  if (const json::value* cores = context->if_contains("cores"); cores && cores->is_number()) {
+    run.cores = static_cast<int>(cores->to_number<double>());
+  }
   run.git_commit = Reader::StringOr(*context, "git_commit");
 
   ENGRAM_ASSIGN_OR_RETURN(const json::object* validation,
@@ -200,6 +222,24 @@ std::optional<ValidationCheck> RunResult::ErrorRateCheck() const {
     if (c.name == "max_error_rate") return c;
   }
   return std::nullopt;
+}
+
+std::string RunResult::FailedChecks() const {
+  std::string out;
+  for (const ValidationCheck& c : checks) {
+    if (c.passed) continue;
+    out += fmt::format("{}{} (limit {:g}, actual {:.4g})", out.empty() ? "" : ", ", c.name, c.limit,
+                       c.actual);
+  }
+  return out;
+}
+
+std::string RunResult::SaturationText() const {
+  std::string out = "server_saturated";
+  for (size_t i = 0; i < saturation_reasons.size(); ++i) {
+    out += (i == 0 ? ": " : "; ") + saturation_reasons[i];
+  }
+  return out;
 }
 
 bool RunResult::ServerLimited() const {

@@ -56,6 +56,11 @@ struct RunResult {
   double target_ops_per_sec = 0;  // 0 when the schedule had no target (unbounded)
   double achieved_ops_per_sec = 0;
   bool generator_saturated = false;
+  // rate.server_saturated: the server could not keep up (docs/loadtest.md "Server
+  // saturation"). nullopt when the file predates the field (an older loadtest): unknown.
+  std::optional<bool> server_saturated;
+  std::vector<std::string> saturation_reasons;  // saturation.reasons, when given
+  double schedule_lag_p99_ms = 0;               // rate.schedule_lag_ms.p99 (0 when absent)
 
   // context
   std::string scenario_path;  // may be empty
@@ -65,6 +70,7 @@ struct RunResult {
   std::string time_utc;    // may be empty
   std::string host;        // may be empty
   std::string cpu_model;   // may be empty
+  int cores = 0;           // context.cores, 0 when absent
   std::string git_commit;  // may be empty
 
   bool validation_passed = true;
@@ -76,6 +82,10 @@ struct RunResult {
   std::string ScenarioStem() const;
   // The max_error_rate check, if the scenario set one.
   std::optional<ValidationCheck> ErrorRateCheck() const;
+  // "expected_p99_latency_ms (limit 10, actual 1503)" for each failed check, joined by ", ".
+  std::string FailedChecks() const;
+  // "server_saturated: reason; reason" (or just the flag when the file gives no reasons).
+  std::string SaturationText() const;
   // True when the server, not the schedule or the client, limited the rate: the generator was
   // not saturated and achieved fell below 90% of a positive target.
   bool ServerLimited() const;

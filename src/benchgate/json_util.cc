@@ -10,28 +10,8 @@ namespace engram::benchgate {
 
 namespace json = boost::json;
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot open ", path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return Status::IOError("reading ", path, " failed");
-  return out.str();
-}
-
 Status WriteFileAtomic(const std::string& path, std::string_view content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError("cannot write ", tmp);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) return Status::IOError("writing ", tmp, " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::IOError("cannot rename ", tmp, " to ", path);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, std::string(content));
 }
 
 Result<json::value> ParseJson(std::string_view text) {

@@ -9,12 +9,14 @@
 #include <string>
 #include <string_view>
 
+#include "core/files.h"
 #include "core/status.h"
 
 namespace engram::benchgate {
 
-Result<std::string> ReadFile(const std::string& path);
-// Writes through a temporary file and rename, so a reader never sees half a file.
+using engram::ReadFile;  // core/files.h
+// Writes through a temporary file and rename, so a reader never sees half a file
+// (core/files.h's WriteFileAtomically).
 Status WriteFileAtomic(const std::string& path, std::string_view content);
 
 Result<boost::json::value> ParseJson(std::string_view text);

@@ -40,6 +40,10 @@ MachineInfo ReadMachineInfo() {
     const std::string key = Trim(line.substr(0, colon));
     if (key == "model name" && m.cpu_model.empty()) m.cpu_model = Trim(line.substr(colon + 1));
     if (key == "flags" && m.cpu_flags.empty()) m.cpu_flags = Trim(line.substr(colon + 1));
+    const std::string value = Trim(line.substr(colon + 1));
+    if (key == "cpu family" && m.cpu_family < 0) m.cpu_family = std::atoi(value.c_str());
+    if (key == "model" && m.cpu_model_number < 0) m.cpu_model_number = std::atoi(value.c_str());
+    if (key == "cpu MHz" && m.cpu_mhz == 0) m.cpu_mhz = std::atof(value.c_str());
   }
   struct utsname u;
   if (uname(&u) == 0) m.kernel = std::string(u.sysname) + " " + u.release + " " + u.version + " " + u.machine;
@@ -53,6 +57,7 @@ double LoadAverage1() {
 }
 
 std::string LoadtestVersion() { return std::string(ENGRAM_VERSION) + "+" + ENGRAM_GIT_COMMIT; }
+std::string GitCommit() { return ENGRAM_GIT_COMMIT; }
 std::string BuildType() { return ENGRAM_BUILD_TYPE; }
 std::string CompilerVersion() {
 #if defined(__clang__)
@@ -76,7 +81,7 @@ boost::json::object BaseContext() {
   c["kernel"] = m.kernel;
   c["compiler"] = CompilerVersion();
   c["build_type"] = BuildType();
-  c["git_commit"] = ENGRAM_GIT_COMMIT;
+  c["git_commit"] = GitCommit();
   c["loadtest_version"] = LoadtestVersion();
   return c;
 }

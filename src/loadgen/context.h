@@ -12,6 +12,8 @@ namespace engram::loadgen {
 struct MachineInfo {
   std::string host, cpu_model, cpu_flags, kernel;
   int cores = 0;
+  int cpu_family = -1, cpu_model_number = -1;  // /proc/cpuinfo "cpu family", "model"; -1 unknown
+  double cpu_mhz = 0;                          // "cpu MHz" of the first CPU, now (it varies)
 };
 MachineInfo ReadMachineInfo();
 
@@ -22,6 +24,7 @@ boost::json::object BaseContext();
 double LoadAverage1();
 
 std::string LoadtestVersion();  // "0.1.0+<git commit>"
+std::string GitCommit();        // the commit this binary was built from
 std::string BuildType();        // CMAKE_BUILD_TYPE of this binary
 std::string CompilerVersion();  // "g++ 12.2.0"
 

@@ -12,6 +12,7 @@ std::string_view ErrorKindName(ErrorKind kind) {
     case ErrorKind::kHttp4xx: return "http_4xx";
     case ErrorKind::kHttp5xx: return "http_5xx";
     case ErrorKind::kOther: return "other";
+    case ErrorKind::kShed: return "shed";
   }
   return "other";
 }

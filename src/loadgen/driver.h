@@ -47,6 +47,7 @@ enum class ErrorKind {
   kHttp4xx,     // the server answered 400..499 (the in-process driver maps Status codes alike)
   kHttp5xx,     // 500..599
   kOther,       // anything else (e.g. an unexpected response)
+  kShed,        // the server refused it for overload: 429 or 503 with a Retry-After header
 };
 std::string_view ErrorKindName(ErrorKind kind);
 

@@ -60,6 +60,8 @@ std::string Snippet(std::string_view body) {
 
 }  // namespace
 
+bool IsShed(int status, bool has_retry_after) { return (status == 429 || status == 503) && has_retry_after; }
+
 std::string HttpWire(const Endpoint& endpoint, std::string_view method, std::string_view path,
                      std::string_view space, std::string_view body) {
   std::string w;
@@ -303,7 +305,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
     const int status = static_cast<int>(res.result_int());
     if (!res.keep_alive()) Close();
     ErrorKind kind = ErrorKind::kNone;
-    if (status >= 500) {
+    if (IsShed(status, res.count(http::field::retry_after) > 0)) {
+      kind = ErrorKind::kShed;
+    } else if (status >= 500) {
       kind = ErrorKind::kHttp5xx;
     } else if (status >= 400) {
       kind = ErrorKind::kHttp4xx;

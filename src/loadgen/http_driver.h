@@ -50,6 +50,11 @@ struct HttpResponse {
   std::string body;
 };
 
+// Whether an answer is the server shedding load (counted as ErrorKind::kShed, apart from other
+// 4xx/5xx answers): 429 or 503 with a Retry-After header, the server's documented overload
+// answer. A 503 without Retry-After is an ordinary server error.
+bool IsShed(int status, bool has_retry_after);
+
 // The complete bytes of a request: request line, Host, User-Agent, X-Memory-Space (when
 // `space` is not empty), Content-Type and Content-Length (not for a GET without a body), body.
 // `path` is the whole path ("/api/v1/search", "/health").

@@ -68,7 +68,7 @@ void OpPipeline::Work() {
           break;
         }
         auto r = std::make_unique<Request>();
-        r->index = s.index;
+        r->index = options_.first_index + s.index;
         r->offset_ns = s.offset_ns;
         r->warmup = s.warmup;
         c->requests.push_back(std::move(r));

@@ -30,6 +30,7 @@ struct PipelineOptions {
   int workers = 2;
   size_t chunk = 64;        // schedule entries a worker takes at once
   size_t max_ahead = 4096;  // requests generated but not yet consumed, at most
+  uint64_t first_index = 0; // schedule entry k becomes operation first_index + k of the stream
   // Decides whether a generated Search is in the recall sample (called on worker threads).
   std::function<bool(const workload::Operation&, bool warmup)> sample;
 };

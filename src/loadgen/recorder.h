@@ -33,7 +33,7 @@
 
 namespace engram::loadgen {
 
-inline constexpr int kNumErrorKinds = 6;  // ErrorKind values, kNone included
+inline constexpr int kNumErrorKinds = 7;  // ErrorKind values, kNone included
 
 struct OpTotals {
   uint64_t count = 0;    // completed (success + errors)

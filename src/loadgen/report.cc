@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "core/files.h"
 #include "loadgen/json_text.h"
 
 namespace engram::loadgen {
@@ -22,7 +23,7 @@ using workload::OpKindName;
 namespace {
 
 constexpr std::array<std::string_view, kNumErrorKinds> kErrorKeys = {"none", "timeout", "connection", "http_4xx",
-                                                                      "http_5xx", "other"};
+                                                                      "http_5xx", "other", "shed"};
 
 double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 double Us(int64_t ns) { return static_cast<double>(ns) / 1e3; }
@@ -168,6 +169,15 @@ bool GeneratorSaturated(const RunReport& r, int connections) {
          r.total_operations() > 0;
 }
 
+int ContextConnections(const RunReport& r) {
+  const json::value* v = r.context.if_contains("connections");
+  if (v == nullptr) return 0;
+  if (v->is_int64()) return static_cast<int>(v->as_int64());
+  if (v->is_uint64()) return static_cast<int>(v->as_uint64());
+  if (v->is_double()) return static_cast<int>(v->as_double());
+  return 0;
+}
+
 json::value ToJson(const RunReport& r) {
   json::object o;
   o["schema_version"] = kSchemaVersion;
@@ -215,11 +225,13 @@ json::value ToJson(const RunReport& r) {
   rate["peak_outstanding"] = r.peak_outstanding;
   rate["generator_cpu_percent"] = r.generator_cpu_percent;
   rate["generator_saturated"] = r.generator_saturated;
+  rate["server_saturated"] = r.saturation.server_saturated;
   rate["retries"] = r.retries;
   rate["late_records"] = r.late_records;
   o["rate"] = std::move(rate);
 
   json::array timeline;
+  int64_t due = 0, done = 0;  // for each second's backlog
   for (const TimelineEntry& t : r.timeline) {
     const Histogram lat = DecodeOrEmpty(t.latency_histogram);
     const Histogram lag = DecodeOrEmpty(t.lag_histogram);
@@ -234,11 +246,15 @@ json::value ToJson(const RunReport& r) {
     e["p999_ms"] = Ms(lat.ValueAtQuantile(0.999));
     e["max_ms"] = Ms(lat.max());
     e["lag_p99_ms"] = Ms(lag.ValueAtQuantile(0.99));
+    due += static_cast<int64_t>(t.target_ops);
+    done += static_cast<int64_t>(t.ops);
+    e["backlog"] = due - done;
     e["latency_histogram"] = t.latency_histogram;
     e["lag_histogram"] = t.lag_histogram;
     timeline.push_back(std::move(e));
   }
   o["timeline"] = std::move(timeline);
+  o["saturation"] = SaturationToJson(r.saturation);
 
   json::array segments;
   for (const Segment& s : r.segments) {
@@ -438,7 +454,10 @@ Result<RunReport> FromJson(const json::value& v) {
   }
   if (const json::object* errs = rd.Obj(o, "errors_by_kind")) {
     for (int e = 1; e < kNumErrorKinds; ++e) {
-      r.errors_by_kind[static_cast<size_t>(e)] = rd.U64(*errs, kErrorKeys[static_cast<size_t>(e)]);
+      const std::string_view key = kErrorKeys[static_cast<size_t>(e)];
+      // `shed` came later: a file without it shed nothing it could tell apart.
+      if (static_cast<ErrorKind>(e) == ErrorKind::kShed && !errs->contains(key)) continue;
+      r.errors_by_kind[static_cast<size_t>(e)] = rd.U64(*errs, key);
     }
   }
   if (const json::value* s = o.if_contains("error_samples"); s != nullptr && s->is_array()) {
@@ -448,6 +467,8 @@ Result<RunReport> FromJson(const json::value& v) {
   }
   if (const json::object* ctx = rd.Obj(o, "context")) r.context = *ctx;
   if (!rd.error().ok()) return rd.error();
+  // Derived, so recomputed (also for files written before the field existed).
+  r.saturation = AssessSaturation(r, ContextConnections(r));
   return r;
 }
 
@@ -555,6 +576,11 @@ Result<RunReport> MergeReports(const std::vector<RunReport>& parts, const std::v
   json::array from;
   for (const auto& s : sources) from.emplace_back(s);
   m.context["merged_from"] = std::move(from);
+  // The merged timeline is the whole load: judge it with all shards' connections together.
+  int connections = 0;
+  for (const RunReport& p : parts) connections += ContextConnections(p);
+  m.context["connections"] = connections;
+  m.saturation = AssessSaturation(m, connections);
   return m;
 }
 
@@ -590,8 +616,11 @@ std::string FormatSummary(const RunReport& r) {
                  Ms(r.schedule_lag.ValueAtQuantile(0.5)), Ms(r.schedule_lag.ValueAtQuantile(0.99)),
                  Ms(r.schedule_lag.max()), Ms(r.generator_lag.ValueAtQuantile(0.99)), r.peak_inflight,
                  r.peak_outstanding, r.generator_cpu_percent, r.generator_saturated ? "  ** GENERATOR SATURATED **" : "");
-  fmt::format_to(it, "errors: timeout {}, connection {}, http_4xx {}, http_5xx {}, other {}\n", r.errors_by_kind[1],
-                 r.errors_by_kind[2], r.errors_by_kind[3], r.errors_by_kind[4], r.errors_by_kind[5]);
+  fmt::format_to(it, "server: {}\n", r.saturation.server_saturated ? "** " + r.saturation.Summary() + " **"
+                                                                      : r.saturation.Summary());
+  fmt::format_to(it, "errors: timeout {}, connection {}, http_4xx {}, http_5xx {}, other {}, shed {}\n",
+                 r.errors_by_kind[1], r.errors_by_kind[2], r.errors_by_kind[3], r.errors_by_kind[4],
+                 r.errors_by_kind[5], r.errors_by_kind[6]);
   fmt::format_to(it, "{:<18} {:>8} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10}\n", "operation", "count", "errors",
                  "p50 us", "p95 us", "p99 us", "p99.9 us", "max us");
   for (OpKind kind : kAllOpKinds) {
@@ -628,30 +657,6 @@ std::string FormatSummary(const RunReport& r) {
     fmt::format_to(it, "validation: {} ({})\n", passed ? "PASSED" : "FAILED", detail);
   }
   return out;
-}
-
-Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::IOError("cannot write ", tmp);
-    f << content;
-    f.flush();
-    if (!f) return Status::IOError("writing ", tmp, " failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot rename ", tmp, " to ", path);
-  }
-  return Status::Ok();
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::NotFound("cannot read ", path);
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 Result<RunReport> ReadReport(const std::string& path) {

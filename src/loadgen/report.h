@@ -18,9 +18,11 @@
 
 #include <boost/json/value.hpp>
 
+#include "core/files.h"
 #include "core/histogram.h"
 #include "core/status.h"
 #include "loadgen/recorder.h"
+#include "loadgen/saturation.h"
 #include "workload/scenario.h"
 
 namespace engram::loadgen {
@@ -90,6 +92,9 @@ struct RunReport {
   int64_t peak_inflight = 0, peak_outstanding = 0;
   double generator_cpu_percent = 0;
   bool generator_saturated = false;
+  // Whether the server kept up (saturation.h): set at the end of a run, recomputed from the
+  // file's own timeline when a result is read or merged.
+  SaturationAssessment saturation;
   uint64_t retries = 0, late_records = 0;
 
   std::vector<TimelineEntry> timeline;
@@ -112,6 +117,8 @@ bool ValidationPassed(const RunReport& r);
 
 // The saturation rule of docs/loadtest.md, from the report's own numbers.
 bool GeneratorSaturated(const RunReport& r, int connections);
+// The connections (in-process: workers) recorded in the report's context; 0 when absent.
+int ContextConnections(const RunReport& r);
 
 boost::json::value ToJson(const RunReport& r);
 Result<RunReport> FromJson(const boost::json::value& v);
@@ -124,8 +131,8 @@ Result<RunReport> MergeReports(const std::vector<RunReport>& parts, const std::v
 // The human summary printed at the end of a run and by `loadtest merge`.
 std::string FormatSummary(const RunReport& r);
 
-Status WriteFileAtomically(const std::string& path, const std::string& content);
-Result<std::string> ReadFile(const std::string& path);
+using engram::ReadFile;             // core/files.h
+using engram::WriteFileAtomically;  // core/files.h
 Result<RunReport> ReadReport(const std::string& path);
 
 }  // namespace engram::loadgen

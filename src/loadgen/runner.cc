@@ -323,6 +323,7 @@ Result<RunReport> Runner::Run() {
   PipelineOptions pipe_options;
   pipe_options.workers = options_.generator_threads;
   pipe_options.max_ahead = options_.max_ahead;
+  pipe_options.first_index = options_.first_op_index;
   if (sample_searches) {
     pipe_options.sample = [sample_every](const workload::Operation& op, bool warmup) {
       return !warmup && op.index % sample_every == 0;
@@ -610,7 +611,7 @@ Result<RunReport> Runner::Run() {
   }
 
   report.generator_saturated = GeneratorSaturated(report, driver_->concurrency());
-  if (report.generator_saturated) {
+  if (report.generator_saturated && options_.saturation_warnings) {
     std::fprintf(stderr,
                  "\n*** WARNING: THE LOAD GENERATOR COULD NOT KEEP UP WITH THE SCHEDULE ***\n"
                  "*** generator lag p99 %.3f ms (limit %.0f ms), achieved %.1f of %.1f ops/s, generator CPU %.0f%%.\n"
@@ -627,6 +628,15 @@ Result<RunReport> Runner::Run() {
                    load, cores);
     }
     std::fprintf(stderr, "\n");
+  }
+  report.saturation = AssessSaturation(report, driver_->concurrency());
+  if (report.saturation.server_saturated && options_.saturation_warnings) {
+    std::fprintf(stderr,
+                 "\n*** WARNING: THE SERVER COULD NOT KEEP UP WITH THE SCHEDULE (server_saturated) ***\n"
+                 "*** %s\n"
+                 "*** This run measured a queue, not the build: it is no baseline, and its latencies say how long\n"
+                 "*** requests waited. Lower the rate; `engram-perf capacity SCENARIO` finds the sustainable one.\n\n",
+                 report.saturation.Summary().c_str());
   }
   if (aborted) {
     Say(fmt::format("aborted: {} of {} measured operations were never sent", scheduled_measured > report.total_operations()

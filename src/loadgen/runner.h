@@ -68,7 +68,15 @@ struct RunOptions {
                                            // (at most a quarter of the gap between operations)
   int segment_seconds = 10;
   bool check_memory = true;                // refuse a dataset whose raw vectors exceed MemAvailable
+  // Operation k of the schedule is operation first_op_index + k of the op stream (default 0:
+  // the scenario's own operations). Runs against one server that must not repeat each other's
+  // stores ("s<index>" ids), such as the steps of engram-perf capacity, start where the last
+  // one ended.
+  uint64_t first_op_index = 0;
   ProgressMode progress = ProgressMode::kAuto;
+  // The loud warnings when the generator or the server could not keep up (off for callers
+  // that judge every run themselves, as engram-perf capacity does).
+  bool saturation_warnings = true;
   const std::atomic<bool>* abort = nullptr;  // set (e.g. by SIGINT) to stop sending
 };
 

@@ -94,6 +94,8 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 export ENGRAM_BIN=$work/fake_engram LOADTEST_BIN=$work/fake_loadtest ENGRAM_PORT=$port
 export ENGRAM_PERF_DURATION=2 ENGRAM_SKIP_BUILD=1 FAKE_STATE=$work
 export FAKE_RESULT=$work/fixtures/base_r1.json
+# The headroom check runs engram-perf headroom when it is given; without it the script says so.
+[[ -n $perf ]] && export ENGRAM_PERF_BIN=$perf
 
 expect() {
   local want=$1 what=$2 got=0
@@ -107,16 +109,8 @@ expect() {
     failures=$((failures + 1))
   fi
 }
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok:   $what"
-  else
-    echo "FAIL: $what"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck disable=SC1091  # checked on its own; the path is computed
+source "$root/tests/lib_test.sh"
 server_down() { ! curl -fsS --max-time 1 "http://127.0.0.1:$port/health" >/dev/null 2>&1; }
 data_dirs_gone() {
   local d
@@ -142,6 +136,66 @@ check "server stopped" server_down
 check "fresh data directory used and removed" data_dirs_gone
 check "summary printed from the result file" grep -q "P99 .* ms" "$out"
 check "the scenario is named in the output" grep -q "scenarios/m17_baseline.toml" "$out"
+
+check "the summary says whether the server kept up" grep -q "server saturated: false" "$out"
+check "and how" grep -q "^Server:     kept up (schedule lag P99 0.2 ms)" "$out"
+if [[ -n $perf ]]; then
+  check "without a stored capacity the check names the command that measures it" \
+    grep -q "measure it with: engram-perf capacity scenarios/m17_baseline.toml" "$out"
+else
+  check "without engram-perf the headroom is not checked, and it says so" grep -q "Note: headroom not checked" "$out"
+fi
+
+# --- A result the server could not keep up with: the summary says so, next to the generator.
+d=$work/out_sat
+expect 0 "a saturated run" env ENGRAM_PERF_DIR="$d" FAKE_RESULT="$work/fixtures/saturated_before.json" "$script" 061 before
+check "server saturated: true beside generator saturated" \
+  grep -q "generator saturated: false, server saturated: true" "$out"
+check "the reasons are printed" \
+  grep -q "^Server:     SATURATED, not a measurement of the build: schedule lag P99 1470 ms" "$out"
+expect 0 "a result from an older loadtest" env ENGRAM_PERF_DIR="$d" FAKE_RESULT="$work/fixtures/old_loadtest.json" "$script" 062 before
+check "an older result's saturation is unknown" grep -q "server saturated: unknown" "$out"
+
+# --- The headroom against a stored capacity (this machine, the scenario's content hash).
+# write_capacity FILE SUSTAINABLE: a capacity.json entry for scenarios/m17_baseline.toml here.
+write_capacity() {
+  python3 - "$root/scenarios/m17_baseline.toml" "$1" "$2" <<'PY'
+import json, subprocess, sys
+data = open(sys.argv[1], "rb").read()
+h = 0xCBF29CE484222325
+for b in data:
+    h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "")
+cores = int(subprocess.check_output(["getconf", "_NPROCESSORS_ONLN"]))
+entry = {"scenario_path": "scenarios/m17_baseline.toml", "scenario_hash": "%016x" % h,
+         "scenario_name": "M17 Baseline", "scenario_rate_ops_per_sec": 1000.0,
+         "machine": {"host": "h", "cpu_model": cpu, "cpu_family": 25, "cpu_model_number": 1,
+                     "cpu_mhz": 2450.0, "cores": cores},
+         "measured_utc": "2026-12-02T10:00:00Z", "git_commit": "abc", "server_binary": "engram",
+         "settings": {"dataset_nodes": 36000, "step_seconds": 15.0, "warmup_seconds": 3.0,
+                      "repeats": 3, "growth": 2.0, "tolerance": 0.1, "max_growth": 0.25,
+                      "server_cpus": "0", "loadgen_cpus": "1", "server_args": ""},
+         "restarts": 1, "steps": [], "sustainable_ops_per_sec": float(sys.argv[3]),
+         "lowest_failed_ops_per_sec": None, "ratio_to_scenario_rate": float(sys.argv[3]) / 1000,
+         "outcome": "found", "note": ""}
+json.dump({"schema_version": 1, "scenarios": {"scenarios/m17_baseline.toml": [entry]}}, open(sys.argv[2], "w"))
+PY
+}
+if [[ -n $perf ]]; then
+  d=$work/out_cap
+  mkdir -p "$d"
+  write_capacity "$d/capacity.json" 1500
+  expect 0 "a rate above half the stored capacity" env ENGRAM_PERF_DIR="$d" "$script" 063 before
+  check "the check warns" \
+    grep -q "^WARNING: scenarios/m17_baseline.toml asks 1000 ops/s, 67% of its sustainable rate on this machine, 1500 ops/s" "$out"
+  check "before it starts the server" \
+    test "$(grep -n '^WARNING: scenarios/m17' "$out" | cut -d: -f1)" -lt "$(grep -n '^Started engram' "$out" | cut -d: -f1)"
+  write_capacity "$d/capacity.json" 4000
+  expect 0 "a rate well below the stored capacity" env ENGRAM_PERF_DIR="$d" "$script" 064 before
+  check "the headroom is printed, without a warning" \
+    grep -q "^Headroom: scenarios/m17_baseline.toml asks 1000 ops/s, 25% of its sustainable rate" "$out"
+  check "no warning" test "$(grep -c '^WARNING' "$out")" -eq 0
+fi
 
 # --- Competitive mode, two repetitions.
 : >"$work/loadtest_args"

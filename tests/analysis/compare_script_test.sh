@@ -28,12 +28,17 @@ expect() {
     failures=$((failures + 1))
   fi
 }
-# contains TEXT: the last command's output holds TEXT.
-contains() {
-  if grep -qF -- "$1" "$out"; then
-    echo "ok:   output has '$1'"
+# contains TEXT / lacks TEXT: the last command's output holds / does not hold TEXT.
+contains() { output_check 1 "$1"; }
+lacks() { output_check 0 "$1"; }
+output_check() {
+  local want=$1 text=$2 found=0 has=has
+  grep -qF -- "$text" "$out" && found=1
+  ((found)) || has=lacks
+  if [[ $found == "$want" ]]; then
+    echo "ok:   output $has '$text'"
   else
-    echo "FAIL: output lacks '$1'"
+    echo "FAIL: output $has '$text'"
     sed 's/^/    /' "$out"
     failures=$((failures + 1))
   fi
@@ -95,6 +100,45 @@ contains "=== Performance Comparison: Task 005 (Competitive) ==="
 contains "Speedup:"
 contains "No significant regressions detected (within 10% competitive threshold)"
 expect 1 "internal files are used without --competitive" env ENGRAM_PERF_DIR="$d" "$script" 005
+
+# --- Runs that measured no build.
+d=$work/saturated
+place "$d" "010_before_20251108_140000.json" "saturated_before.json"
+place "$d" "010_after_20251108_141000.json" "same_r1.json"
+expect 3 "a saturated before run is no baseline" env ENGRAM_PERF_DIR="$d" "$script" 010
+contains "the server could not keep up (server_saturated: schedule lag P99 1470 ms"
+contains "not a valid baseline"
+contains "engram-perf capacity scenarios/m17_baseline.toml"
+cp "$fx/capacity.json" "$d/capacity.json"
+expect 3 "the same, with the capacity measured on this (synthetic) machine" env ENGRAM_PERF_DIR="$d" "$script" 010
+contains "Sustainable rate of this scenario on this machine: 150 ops/s (0.75x the scenario's 200 ops/s"
+got=0
+ENGRAM_PERF_DIR="$d" "$script" 010 --json >"$work/refusal.json" 2>/dev/null || got=$?
+if [[ $got == 3 && $(jq -r '.exit_code, .rule.key' "$work/refusal.json" | paste -sd' ') == "3 before_saturated" ]]; then
+  echo "ok:   --json names the rule that refused the baseline"
+else
+  echo "FAIL: --json refusal (exit $got)"
+  sed 's/^/    /' "$work/refusal.json"
+  failures=$((failures + 1))
+fi
+place "$d" "011_before_20251108_140000.json" "p99_failed.json"
+place "$d" "011_after_20251108_141000.json" "same_r1.json"
+expect 3 "a before run that failed its validation is no baseline" env ENGRAM_PERF_DIR="$d" "$script" 011
+contains "failed its scenario's validation: expected_p99_latency_ms"
+place "$d" "012_before_20251108_140000.json" "base_r1.json"
+place "$d" "012_after_20251108_141000.json" "saturated_after.json"
+expect 1 "a healthy before and a saturated after is a regression" env ENGRAM_PERF_DIR="$d" "$script" 012
+contains "REGRESSION: the server could not keep up with the after build"
+lacks "Within 5% target"
+place "$d" "competitive_013_before_20251108_140000.json" "comp_before.json"
+place "$d" "competitive_013_after_20251108_141000.json" "comp_saturated.json"
+expect 2 "the same in competitive mode" env ENGRAM_PERF_DIR="$d" "$script" 013 --competitive
+contains "=== COMPETITIVE REGRESSION DETECTED ==="
+place "$d" "014_before_20251108_140000.json" "base_r1.json"
+place "$d" "014_after_20251108_141000.json" "p99_failed.json"
+expect 0 "an after run that failed its validation: the gate's verdict" env ENGRAM_PERF_DIR="$d" "$script" 014
+lacks "Within 5% target"
+contains "NOT within 5% target"
 
 # --- 3: errors.
 d=$work/errors

@@ -369,5 +369,160 @@ TEST_F(CompareTest, ThresholdBelowTheCalibratedNoiseFloorIsWarned) {
   for (const auto& w : d.warnings) EXPECT_EQ(w.find("noise floor"), std::string::npos);
 }
 
+// --- Runs that measured no build (docs/performance_regression_guide.md).
+class SaturationRulesTest : public CompareTest {
+ protected:
+  static CapacityFile Capacity() {
+    auto f = LoadCapacityFile(*dir_ + "/capacity.json");
+    EXPECT_TRUE(f.ok()) << f.error().ToString();
+    return f.ok() ? std::move(f).value() : CapacityFile{};
+  }
+  static Result<Comparison> With(const std::vector<RunResult>& before,
+                                 const std::vector<RunResult>& after,
+                                 const CapacityFile* capacity, CompareOptions opt = {}) {
+    return Compare(before, after, opt, opt.competitive ? baselines_ : nullptr, nullptr, capacity);
+  }
+};
+
+TEST_F(SaturationRulesTest, ASaturatedBaselineIsRefusedWithTheSustainableRate) {
+  const CapacityFile cap = Capacity();
+  auto c = With(Load({"saturated_before.json"}), Load({"same_r1.json"}), &cap);
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.error().message();
+  EXPECT_NE(m.find("the server could not keep up (server_saturated: schedule lag P99 1470 ms"),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("not a valid baseline"), std::string::npos) << m;
+  EXPECT_NE(m.find("Sustainable rate of this scenario on this machine: 150 ops/s (0.75x the "
+                   "scenario's 200 ops/s"),
+            std::string::npos)
+      << m;
+  auto refusal = CheckBaseline(Load({"saturated_before.json"}), &cap);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->rule, RunRule::kBeforeSaturated);
+  // Saturation is named before the validation failure it also caused.
+  EXPECT_EQ(std::string(RunRuleKey(refusal->rule)), "before_saturated");
+}
+
+TEST_F(SaturationRulesTest, WithoutACapacityFileTheRefusalNamesTheCommandThatMeasuresIt) {
+  auto c = With(Load({"saturated_before.json"}), Load({"same_r1.json"}), nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find("engram-perf capacity scenarios/m17_baseline.toml"),
+            std::string::npos)
+      << c.error().message();
+}
+
+TEST_F(SaturationRulesTest, ACapacityOfAnotherMachineIsNotTakenForThisOne) {
+  const CapacityFile cap = Capacity();
+  std::vector<RunResult> before = Load({"saturated_before.json"});
+  before[0].cpu_model = "Other CPU";
+  auto c = With(before, Load({"same_r1.json"}), &cap);
+  ASSERT_FALSE(c.ok());
+  const std::string m = c.error().message();
+  EXPECT_EQ(m.find("Sustainable rate of this scenario on this machine"), std::string::npos) << m;
+  EXPECT_NE(m.find("has no measurement of this scenario on this machine (Other CPU, 2 cores); it "
+                   "has 150 ops/s on Synthetic CPU"),
+            std::string::npos)
+      << m;
+}
+
+TEST_F(SaturationRulesTest, ABaselineThatFailedValidationIsRefused) {
+  auto c = With(Load({"p99_failed.json"}), Load({"same_r1.json"}), nullptr);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message().find(
+                "failed its scenario's validation: expected_p99_latency_ms (limit 1.5, actual"),
+            std::string::npos)
+      << c.error().message();
+  EXPECT_NE(c.error().message().find("not a valid baseline"), std::string::npos);
+  auto refusal = CheckBaseline(Load({"p99_failed.json"}), nullptr);
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_EQ(refusal->rule, RunRule::kBeforeFailedValidation);
+  EXPECT_FALSE(CheckBaseline(Load(kBase3), nullptr).has_value());
+}
+
+TEST_F(SaturationRulesTest, AHealthyBeforeWithASaturatedAfterIsARegressionWhateverTheInterval) {
+  auto c = With(Load(kBase3), Load({"saturated_after.json", "same_r2.json", "same_r3.json"}),
+                nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_NE(c->metric(MetricId::kP99).verdict, Verdict::kRegression);  // the statistics see none
+  EXPECT_EQ(c->rule, RunRule::kAfterSaturated);
+  EXPECT_TRUE(c->internal_regression);
+  EXPECT_EQ(c->exit_code, kExitRegression);
+  const std::string text = RenderText(*c);
+  EXPECT_NE(text.find("REGRESSION: the server could not keep up with the after build"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("- Status: REGRESSION (the server could not keep up with the after build)"),
+            std::string::npos);
+  EXPECT_EQ(text.find("Within 5% target"), std::string::npos);
+  const boost::json::value v = boost::json::parse(RenderJson(*c));
+  EXPECT_EQ(v.at("rule").at("key").as_string(), "after_saturated");
+  EXPECT_EQ(v.at("exit_code").as_int64(), 1);
+}
+
+TEST_F(SaturationRulesTest, ASaturatedAfterIsACompetitiveRegressionInCompetitiveMode) {
+  auto c = With(Load({"comp_before.json"}), Load({"comp_saturated.json"}), nullptr, Competitive());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->exit_code, kExitCompetitiveRegression);
+  EXPECT_EQ(c->rule, RunRule::kAfterSaturated);
+  const std::string text = RenderText(*c);
+  EXPECT_NE(text.find("=== COMPETITIVE REGRESSION DETECTED ==="), std::string::npos);
+  EXPECT_NE(text.find("Saturation: the server could not keep up"), std::string::npos) << text;
+  EXPECT_NE(text.find("(within 10% threshold)"), std::string::npos) << text;  // the metrics' own delta
+}
+
+TEST_F(SaturationRulesTest, ASaturatedAfterThatAlsoBrokeItsErrorLimitIsTheRegressionNotAnError) {
+  std::vector<RunResult> after = Load({"saturated_after.json"});
+  after[0].overall_error_rate = 0.4;  // timeouts of a queue that grew past the deadline
+  auto c = With(Load({"base_r1.json"}), after, nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->exit_code, kExitRegression);
+  // Without the saturation, the same errors make the after run no measurement (exit 3).
+  after[0].server_saturated = false;
+  EXPECT_FALSE(With(Load({"base_r1.json"}), after, nullptr).ok());
+}
+
+TEST_F(SaturationRulesTest, AnAfterRunThatFailedValidationIsNeverWithinTarget) {
+  auto c = With(Load({"base_r1.json"}), Load({"p99_failed.json"}), nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->rule, RunRule::kAfterFailedValidation);
+  EXPECT_EQ(c->exit_code, kExitOk);  // the gate saw no regression; the status says the rest
+  const std::string text = RenderText(*c);
+  EXPECT_EQ(text.find("Within 5% target"), std::string::npos) << text;
+  EXPECT_EQ(text.find("No significant regressions detected (within"), std::string::npos) << text;
+  EXPECT_NE(text.find("- Status: NOT within 5% target: the after run failed its scenario's "
+                      "validation"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Rule after_failed_validation:"), std::string::npos);
+  // And in competitive mode, which otherwise prints the positioning status instead.
+  std::vector<RunResult> comp_after = Load({"comp_same.json"});
+  comp_after[0].validation_passed = false;
+  comp_after[0].checks.push_back({"expected_p99_latency_ms", 1.0, 9.0, false});
+  auto d = With(Load({"comp_before.json"}), comp_after, nullptr, Competitive());
+  ASSERT_TRUE(d.ok()) << d.error().ToString();
+  const std::string comp_text = RenderText(*d);
+  EXPECT_EQ(comp_text.find("Within 10% target"), std::string::npos);
+  EXPECT_EQ(comp_text.find("Competitive advantage maintained"), std::string::npos) << comp_text;
+  EXPECT_NE(comp_text.find("NOT within 10% target"), std::string::npos) << comp_text;
+}
+
+TEST_F(SaturationRulesTest, AFileWithoutTheFieldIsTakenAsNotSaturatedWithANote) {
+  auto c = With(Load({"base_r1.json"}), Load({"old_loadtest.json"}), nullptr);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->rule, RunRule::kNone);
+  bool noted = false;
+  for (const auto& n : c->notes) noted = noted || n.find("does not say whether the server kept up") != std::string::npos;
+  EXPECT_TRUE(noted);
+  EXPECT_EQ(c->exit_code, kExitOk);
+}
+
+TEST_F(SaturationRulesTest, TheRefusalJsonNamesTheRule) {
+  const boost::json::value v = boost::json::parse(
+      RenderErrorJson(Status::FailedPrecondition("x"), RunRule::kBeforeSaturated));
+  EXPECT_EQ(v.at("exit_code").as_int64(), 3);
+  EXPECT_EQ(v.at("rule").at("key").as_string(), "before_saturated");
+}
+
 }  // namespace
 }  // namespace engram::analysis

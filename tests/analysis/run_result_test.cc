@@ -34,6 +34,40 @@ TEST(RunResultTest, LoadsTheCheckedInExampleWithEveryFieldTheCompareReads) {
   EXPECT_FALSE(r->ServerLimited());
 }
 
+TEST(RunResultTest, AFileFromBeforeServerSaturatedSaysNothingAboutIt) {
+  auto r = LoadRunResult(kFixtures + "/example_result.json");  // written before the field
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->server_saturated.has_value());
+  EXPECT_TRUE(r->saturation_reasons.empty());
+  EXPECT_EQ(r->cores, 2);
+}
+
+TEST(RunResultTest, ReadsServerSaturatedAndItsReasons) {
+  testing::SynthRun run;
+  run.server_saturated = true;
+  run.saturation_reasons = {"backlog grew: 900", "overloaded: 12 shed"};
+  auto r = ParseRunResult(testing::SynthResultJson(run), "sat.json");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->server_saturated.has_value());
+  EXPECT_TRUE(*r->server_saturated);
+  EXPECT_EQ(r->SaturationText(), "server_saturated: backlog grew: 900; overloaded: 12 shed");
+  EXPECT_NEAR(r->schedule_lag_p99_ms, 0.2, 1e-9);
+  run.server_saturated = false;
+  auto healthy = ParseRunResult(testing::SynthResultJson(run), "ok.json");
+  ASSERT_TRUE(healthy.ok());
+  EXPECT_FALSE(healthy->server_saturated.value());
+}
+
+TEST(RunResultTest, AServerSaturatedThatIsNotABoolIsRefused) {
+  std::string text = testing::SynthResultJson(testing::SynthRun{});
+  const std::string key = "\"server_saturated\":false";
+  ASSERT_NE(text.find(key), std::string::npos);
+  text.replace(text.find(key), key.size(), "\"server_saturated\":\"no\"");
+  auto r = ParseRunResult(text, "bad.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("rate.server_saturated"), std::string::npos);
+}
+
 TEST(RunResultTest, MissingFileIsNotFoundAndNamesThePath) {
   auto r = LoadRunResult(kFixtures + "/does_not_exist.json");
   ASSERT_FALSE(r.ok());

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace engram::analysis::testing {
 
@@ -22,6 +24,10 @@ struct SynthRun {
   double target_rate = 200;        // ops/s of the schedule
   double achieved_fraction = 1.0;  // achieved = target * this (below 0.9: server-limited)
   bool generator_saturated = false;
+  // rate.server_saturated; nullopt leaves the field out (a file from an older loadtest).
+  std::optional<bool> server_saturated = false;
+  std::vector<std::string> saturation_reasons;
+  double throughput_limit_fraction = 0.9;  // expected_throughput_ops_sec = target * this
   double median_ms = 1.0;
   double sigma = 0.5;  // lognormal shape
   double scale = 1.0;  // multiplies every latency
@@ -39,7 +45,8 @@ struct SynthRun {
 std::string SynthResultJson(const SynthRun& run);
 
 // Writes the named fixture set the tests and tests/analysis/compare_script_test.sh use into
-// `dir` (see synth.cc for the list). Returns false if a file could not be written.
+// `dir` (see synth.cc for the list), with a capacity.json for the synthetic M17 scenario on
+// the synthetic machine. Returns false if a file could not be written.
 bool WriteFixtureSet(const std::string& dir);
 
 }  // namespace engram::analysis::testing
