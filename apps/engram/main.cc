@@ -24,9 +24,9 @@
 namespace {
 
 int Start(const engram::EngineOptions& engine_options, const engram::server::ServerOptions& server_options,
-          const std::string& inject_delay, const std::string& inject_stall) {
+          const std::string& inject_delay, const std::string& inject_stall, const std::string& inject_cpu) {
   using namespace engram;
-  auto faults = server::FaultInjector::Parse(inject_delay, inject_stall);
+  auto faults = server::FaultInjector::Parse(inject_delay, inject_stall, inject_cpu);
   if (!faults.ok()) {
     std::fprintf(stderr, "engram: %s\n", faults.error().message().c_str());
     return 2;
@@ -53,11 +53,12 @@ int Start(const engram::EngineOptions& engine_options, const engram::server::Ser
     std::fprintf(stderr, "engram: %s\n", st.ToString().c_str());
     return 3;
   }
-  std::printf("engram %s listening on http://%s:%u (data: %s, fsync: %s, simd: %s, faults: %s)\n",
+  std::printf("engram %s listening on http://%s:%u (data: %s, fsync: %s, simd: %s, handler threads: %d interactive + %d bulk, "
+              "faults: %s)\n",
               ENGRAM_GIT_COMMIT, server_options.bind.c_str(), http.port(),
               engine_options.data_dir.empty() ? "in-memory" : engine_options.data_dir.c_str(),
-              engine_options.fsync ? "on" : "off", kernels::DispatchedTargetName(),
-              faults->Describe().c_str());
+              engine_options.fsync ? "on" : "off", kernels::DispatchedTargetName(), http.handler_threads(server::Lane::kInteractive),
+              http.handler_threads(server::Lane::kBulk), faults->Describe().c_str());
   std::fflush(stdout);
 
   int sig = 0;
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
   engram::EngineOptions engine_options;
   engine_options.data_dir = "engram_data";
   engram::server::ServerOptions server_options;
-  std::string inject_delay, inject_stall;
+  std::string inject_delay, inject_stall, inject_cpu;
+  int64_t queue_timeout_ms = server_options.handlers.queue_timeout.count();
   bool in_memory = false, no_consolidation = false;
   int64_t timeout_ms = 30000;
   size_t ef_search = engine_options.default_space.hnsw.ef_search;
@@ -99,7 +101,24 @@ int main(int argc, char** argv) {
   start->add_flag("--fsync", engine_options.fsync,
                   "fsync the write-ahead log before acknowledging a write (survives power loss; "
                   "without it, acknowledged writes survive a process crash or kill -9)");
-  start->add_option("--threads", server_options.threads, "I/O threads (0 = one per CPU this process may run on: taskset -c 0 gives 1)")->capture_default_str();
+  start->add_option("--threads", server_options.handlers.interactive_threads,
+                    "Handler threads of the interactive lane (0 = one per CPU this process may run on: taskset -c 0 gives 1)")
+      ->capture_default_str();
+  start->add_option("--bulk-threads", server_options.handlers.bulk_threads,
+                    "Handler threads of the bulk lane (completion, traversal, batches, admin), at nice +10 (0 = half the "
+                    "interactive threads, at least 1)")
+      ->capture_default_str();
+  start->add_option("--io-threads", server_options.io_threads, "Threads reading and writing sockets")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  start->add_option("--queue-limit", server_options.handlers.queue_limit,
+                    "Requests that may wait per lane; more are answered 503 with Retry-After")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20))
+      ->capture_default_str();
+  start->add_option("--queue-timeout-ms", queue_timeout_ms,
+                    "A request that waited this long for a handler is answered 503 with Retry-After instead of run")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
+      ->capture_default_str();
   start->add_option("--max-body-bytes", server_options.max_body_bytes, "Largest request body accepted")->capture_default_str();
   start->add_option("--request-timeout-ms", timeout_ms, "Idle keep-alive and per-request read timeout")->capture_default_str();
   start->add_option("--dim", engine_options.default_space.dim, "Embedding dimension of the default space")->capture_default_str();
@@ -117,6 +136,8 @@ int main(int argc, char** argv) {
   start->add_option("--inject-delay", inject_delay,
                     "TESTING AID: delay operations, e.g. recall=200us or search=1ms~3ms,recall=2ms");
   start->add_option("--inject-stall", inject_stall, "TESTING AID: stall all requests, e.g. 1s/10s");
+  start->add_option("--inject-cpu", inject_cpu,
+                    "TESTING AID: burn CPU on the handler thread before an operation, e.g. complete=5ms");
 
   CLI11_PARSE(app, argc, argv);
   if (in_memory) engine_options.data_dir.clear();
@@ -126,5 +147,6 @@ int main(int argc, char** argv) {
   engine_options.default_space.hnsw.ef_search = ef_search;
   engine_options.default_space.hnsw.precision = *engram::index::VectorPrecisionFromBits(vector_bits);  // checked by CLI
   server_options.request_timeout = std::chrono::milliseconds(timeout_ms);
-  return Start(engine_options, server_options, inject_delay, inject_stall);
+  server_options.handlers.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
+  return Start(engine_options, server_options, inject_delay, inject_stall, inject_cpu);
 }

@@ -34,12 +34,8 @@ namespace {
 
 using engram::Histogram;
 using engram::MonoNanos;
+using engram::ThreadCpuNanos;
 
-int64_t ThreadCpuNanos() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 struct KindStats {
   Histogram wall, cpu;

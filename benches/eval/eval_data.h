@@ -17,15 +17,7 @@
 
 namespace engram::eval {
 
-// CPU time of the calling thread: unlike the wall clock it stops while the thread is
-// descheduled, so on a machine shared with other jobs its tail shows what the code costs and
-// the wall-clock tail minus it shows what the contention cost. (The clock is a system call of
-// well under a microsecond, taken the same way around everything it times.)
-inline int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
+using engram::ThreadCpuNanos;  // core/clock.h
 
 // The scenario at `path` with `total` nodes of `dim` dimensions in one space; std_dev >= 0
 // replaces its distribution's per-component noise.

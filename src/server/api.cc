@@ -272,6 +272,33 @@ std::string ErrorBody(const Status& status) {
   return json::serialize(o);
 }
 
+Lane LaneOf(Op op) {
+  switch (op) {
+    case Op::kRemember:
+    case Op::kGet:
+    case Op::kForget:
+    case Op::kLink:
+    case Op::kRecall:
+    case Op::kSearch:
+    case Op::kHealth:
+    case Op::kUnknown:
+    case Op::kCount:
+      return Lane::kInteractive;
+    case Op::kMetrics:
+    case Op::kDiagnostics:
+    case Op::kListSpaces:
+    case Op::kCreateSpace:
+    case Op::kRememberBatch:
+    case Op::kComplete:
+    case Op::kNeighbors:
+    case Op::kActivate:
+    case Op::kConsolidate:
+    case Op::kCheckpoint:
+      break;
+  }
+  return Lane::kBulk;
+}
+
 Api::Api(Engine* engine, Metrics* metrics, ApiOptions options)
     : engine_(engine), metrics_(metrics), options_(std::move(options)), start_mono_ns_(MonoNanos()) {}
 

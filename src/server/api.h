@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "engine/engine.h"
+#include "server/handler_pool.h"
 #include "server/metrics.h"
 
 namespace engram::server {
@@ -54,5 +55,11 @@ class Api {
 
 // The JSON error body for a Status.
 std::string ErrorBody(const Status& status);
+
+// The handler lane of an operation (see HandlerPool). Bulk: work that grows with what the
+// request asks for or with the space (completion's candidates, a traversal's limit,
+// activation, batches, consolidation, checkpoints, the listing and diagnostics of every
+// space). Interactive: remember, recall, search, get, forget, link: bounded work per request.
+Lane LaneOf(Op op);
 
 }  // namespace engram::server

@@ -4,6 +4,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <time.h>
+
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -28,6 +31,7 @@ struct HttpServer::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
+  std::unique_ptr<HandlerPool> pool;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> busy{0};  // requests read and not yet fully written
   uint16_t bound_port = 0;
@@ -74,34 +78,82 @@ class Session : public std::enable_shared_from_this<Session> {
     const int64_t delay = server_->faults.DelayFor(op_, start_ns_);
     if (delay > 0) {
       timer_.expires_after(std::chrono::nanoseconds(delay));
-      timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Serve(); });
+      timer_.async_wait([self = shared_from_this()](beast::error_code) { self->Dispatch(); });
       return;
     }
-    Serve();
+    Dispatch();
   }
 
-  void Serve() {
+  // On the connection's strand: runs /health here, queues everything else for a handler.
+  void Dispatch() {
+    if (op_ == Op::kHealth) {
+      Execute();
+      return Write();
+    }
+    const Lane lane = LaneOf(op_);
+    const int lane_index = static_cast<int>(lane);
+    server_->metrics->AddQueued(lane_index, 1);
+    const bool queued = server_->pool->Submit(lane, [self = shared_from_this(), lane_index](bool timed_out) {
+      self->server_->metrics->AddQueued(lane_index, -1);
+      if (timed_out) {
+        self->Shed(Metrics::ShedReason::kQueueTimeout);
+      } else {
+        self->Execute();
+      }
+      asio::post(self->stream_.get_executor(), [self] { self->Write(); });
+    });
+    if (!queued) {
+      server_->metrics->AddQueued(lane_index, -1);
+      Shed(Metrics::ShedReason::kQueueFull);
+      Write();
+    }
+  }
+
+  // Runs the handler and prepares the response (on a handler thread, or inline for /health).
+  // The connection does nothing else meanwhile: it reads its next request only after this
+  // response is written, so request_ and response_ are this thread's alone until Write().
+  void Execute() {
+    server_->faults.BurnCpu(op_);
     ApiRequest req;
     req.method = std::string_view(request_.method_string());
     req.target = std::string_view(request_.target());
     auto space = request_.find("X-Memory-Space");
     if (space != request_.end()) req.space_header = std::string_view(space->value());
     req.body = request_.body();
+    const int64_t wall0 = MonoNanos(), cpu0 = ThreadCpuNanos();
     ApiResponse r = server_->api->Handle(req, op_);
+    const int64_t cpu1 = ThreadCpuNanos(), wall1 = MonoNanos();
+    server_->metrics->RecordHandler(op_, wall1 - wall0, cpu1 - cpu0);
+    Respond(r.status, r.content_type, std::move(r.body));
+  }
+
+  void Shed(Metrics::ShedReason reason) {
+    const Status st = reason == Metrics::ShedReason::kQueueFull
+                          ? Status::Unavailable("server overloaded: the ", LaneName(LaneOf(op_)),
+                                                " handler queue is full (", server_->pool->options().queue_limit,
+                                                " waiting); retry after 1 s")
+                          : Status::Unavailable("server overloaded: the request waited longer than ",
+                                                server_->pool->options().queue_timeout.count(),
+                                                " ms for a handler; retry after 1 s");
+    server_->metrics->RecordShed(op_, reason);
+    Respond(HttpStatusFor(st.code()), "application/json", ErrorBody(st));
+    response_.set(http::field::retry_after, "1");
+  }
+
+  void Respond(int status, std::string_view content_type, std::string body) {
     response_ = {};
     response_.version(request_.version());
-    response_.result(static_cast<http::status>(r.status));
+    response_.result(static_cast<http::status>(status));
     response_.set(http::field::server, "engram");
-    response_.set(http::field::content_type, r.content_type);
-    response_.body() = std::move(r.body);
+    response_.set(http::field::content_type, content_type);
+    response_.body() = std::move(body);
     response_.keep_alive(request_.keep_alive() && !server_->draining.load());
     response_.prepare_payload();
     // Recorded before the write starts, so a client that has its response can rely on the
     // metrics counting it.
-    server_->metrics->Record(op_, r.status, MonoNanos() - start_ns_);
+    server_->metrics->Record(op_, status, MonoNanos() - start_ns_);
     server_->metrics->AddInflight(-1);
     counted_ = true;
-    Write();
   }
 
   void WriteError(const Status& st) {
@@ -190,13 +242,16 @@ Status HttpServer::Start() {
   }
   impl_->bound_port = impl_->acceptor.local_endpoint().port();
   impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->pool = std::make_unique<HandlerPool>(impl_->options.handlers);
   impl_->Accept();
-  const int n = impl_->options.threads > 0 ? impl_->options.threads : UsableCpus();
+  const int n = std::max(1, impl_->options.io_threads);
   for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
   return Status::Ok();
 }
 
 uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+int HttpServer::handler_threads(Lane lane) const { return impl_->pool->threads(lane); }
 
 void HttpServer::Stop(std::chrono::milliseconds drain) {
   if (impl_->threads.empty()) return;
@@ -214,6 +269,7 @@ void HttpServer::Stop(std::chrono::milliseconds drain) {
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();
+  impl_->pool->Stop();  // finishes running handlers; their answers have no thread left to write them
 }
 
 }  // namespace engram::server

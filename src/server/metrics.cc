@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -54,7 +55,26 @@ Op OpFromName(std::string_view name) {
 Metrics::Metrics() : start_mono_ns_(MonoNanos()) {
   for (size_t i = 0; i < static_cast<size_t>(Op::kCount); ++i) {
     latency_.push_back(std::make_unique<AtomicHistogram>());
+    handler_.push_back(std::make_unique<AtomicHistogram>());
   }
+}
+
+void Metrics::RecordHandler(Op op, int64_t wall_nanos, int64_t cpu_nanos) {
+  const size_t o = static_cast<size_t>(op);
+  handler_[o]->Record(wall_nanos);
+  handler_cpu_ns_[o].fetch_add(static_cast<uint64_t>(std::max<int64_t>(cpu_nanos, 0)), std::memory_order_relaxed);
+}
+
+void Metrics::RecordShed(Op op, ShedReason reason) {
+  shed_[static_cast<size_t>(op)][static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t Metrics::shed_total() const {
+  uint64_t total = 0;
+  for (const auto& per_op : shed_) {
+    for (const auto& c : per_op) total += c.load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 size_t Metrics::CodeIndex(int http_status) {
@@ -90,20 +110,44 @@ std::string Metrics::Render(const Engine& engine) const {
           << (kCodes[c] == 0 ? std::string("other") : std::to_string(kCodes[c])) << "\"} " << n << "\n";
     }
   }
-  out << "# HELP engram_request_duration_seconds Time from reading a request to its response being ready (injected delays included).\n"
-      << "# TYPE engram_request_duration_seconds histogram\n";
-  for (size_t o = 0; o < static_cast<size_t>(Op::kCount); ++o) {
-    const Histogram h = latency_[o]->Snapshot();
-    if (h.empty()) continue;
-    const std::string label = std::string("op=\"") + std::string(kOpNames[o]) + "\"";
-    for (double b : kBounds) {
-      out << "engram_request_duration_seconds_bucket{" << label << ",le=\"" << Num(b) << "\"} "
-          << h.CountAtOrBelow(static_cast<int64_t>(b * 1e9)) << "\n";
+  auto histograms = [&](const char* name, const char* help, const std::vector<std::unique_ptr<AtomicHistogram>>& per_op) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";
+    for (size_t o = 0; o < static_cast<size_t>(Op::kCount); ++o) {
+      const Histogram h = per_op[o]->Snapshot();
+      if (h.empty()) continue;
+      const std::string label = std::string("op=\"") + std::string(kOpNames[o]) + "\"";
+      for (double b : kBounds) {
+        out << name << "_bucket{" << label << ",le=\"" << Num(b) << "\"} " << h.CountAtOrBelow(static_cast<int64_t>(b * 1e9))
+            << "\n";
+      }
+      out << name << "_bucket{" << label << ",le=\"+Inf\"} " << h.count() << "\n"
+          << name << "_sum{" << label << "} " << Num(static_cast<double>(h.sum()) * 1e-9) << "\n"
+          << name << "_count{" << label << "} " << h.count() << "\n";
     }
-    out << "engram_request_duration_seconds_bucket{" << label << ",le=\"+Inf\"} " << h.count() << "\n"
-        << "engram_request_duration_seconds_sum{" << label << "} " << Num(static_cast<double>(h.sum()) * 1e-9) << "\n"
-        << "engram_request_duration_seconds_count{" << label << "} " << h.count() << "\n";
+  };
+  histograms("engram_request_duration_seconds",
+             "Time from reading a request to its response being ready (waiting for a handler thread and injected delays included).",
+             latency_);
+  histograms("engram_handler_duration_seconds", "Time the handler itself ran (wall clock), without the wait for a handler thread.",
+             handler_);
+  out << "# HELP engram_handler_cpu_seconds_total CPU time of the handler threads, by operation.\n"
+      << "# TYPE engram_handler_cpu_seconds_total counter\n";
+  for (size_t o = 0; o < static_cast<size_t>(Op::kCount); ++o) {
+    const uint64_t ns = handler_cpu_ns_[o].load(std::memory_order_relaxed);
+    if (ns != 0) out << "engram_handler_cpu_seconds_total{op=\"" << kOpNames[o] << "\"} " << Num(static_cast<double>(ns) * 1e-9) << "\n";
   }
+  out << "# HELP engram_requests_shed_total Requests answered 503 (Retry-After) without being run, by operation and reason.\n"
+      << "# TYPE engram_requests_shed_total counter\n";
+  for (size_t o = 0; o < static_cast<size_t>(Op::kCount); ++o) {
+    for (size_t r = 0; r < 2; ++r) {
+      const uint64_t n = shed_[o][r].load(std::memory_order_relaxed);
+      if (n != 0) out << "engram_requests_shed_total{op=\"" << kOpNames[o] << "\",reason=\"" << (r == 0 ? "queue_full" : "queue_timeout") << "\"} " << n << "\n";
+    }
+  }
+  out << "# HELP engram_handler_queue_depth Requests waiting for a handler thread, by lane.\n"
+      << "# TYPE engram_handler_queue_depth gauge\n"
+      << "engram_handler_queue_depth{lane=\"interactive\"} " << queued_[0].load(std::memory_order_relaxed) << "\n"
+      << "engram_handler_queue_depth{lane=\"bulk\"} " << queued_[1].load(std::memory_order_relaxed) << "\n";
   out << "# HELP engram_inflight_requests Requests being served now.\n"
       << "# TYPE engram_inflight_requests gauge\n"
       << "engram_inflight_requests " << inflight() << "\n";

@@ -35,6 +35,16 @@ class Metrics {
   Metrics();
   // One served request: its operation, HTTP status and duration in nanoseconds.
   void Record(Op op, int http_status, int64_t nanos);
+  // The handler alone (not the time queued for a handler thread): wall and thread CPU time.
+  void RecordHandler(Op op, int64_t wall_nanos, int64_t cpu_nanos);
+  // A request answered 503 without being run: its lane's queue was full, or it waited there
+  // longer than the queue timeout. (Record() counts its 503 as well.)
+  enum class ShedReason { kQueueFull, kQueueTimeout };
+  void RecordShed(Op op, ShedReason reason);
+  uint64_t shed_total() const;
+  // Requests waiting for a handler thread, per lane (0 interactive, 1 bulk).
+  void AddQueued(int lane, int delta) { queued_[lane].fetch_add(delta, std::memory_order_relaxed); }
+  int64_t queued(int lane) const { return queued_[lane].load(std::memory_order_relaxed); }
   void AddInflight(int delta) { inflight_.fetch_add(delta, std::memory_order_relaxed); }
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
   uint64_t total_requests() const;
@@ -46,6 +56,10 @@ class Metrics {
   static size_t CodeIndex(int http_status);
   std::array<std::array<std::atomic<uint64_t>, kCodes.size()>, static_cast<size_t>(Op::kCount)> counts_{};
   std::vector<std::unique_ptr<AtomicHistogram>> latency_;  // per Op, nanoseconds
+  std::vector<std::unique_ptr<AtomicHistogram>> handler_;  // per Op, nanoseconds
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(Op::kCount)> handler_cpu_ns_{};
+  std::array<std::array<std::atomic<uint64_t>, 2>, static_cast<size_t>(Op::kCount)> shed_{};
+  std::array<std::atomic<int64_t>, 2> queued_{};
   std::atomic<int64_t> inflight_{0};
   int64_t start_mono_ns_;
 };

@@ -15,6 +15,7 @@ namespace engram::testing_util {
 struct HttpResult {
   int status = 0;       // 0 when the request failed at the connection level
   std::string body;
+  std::string retry_after;  // the Retry-After header, if any
   std::string error;    // connection-level error text
 };
 
@@ -42,6 +43,7 @@ class HttpClient {
       http::read(*stream_, buffer, res);
       out.status = res.result_int();
       out.body = res.body();
+      if (auto it = res.find(http::field::retry_after); it != res.end()) out.retry_after = std::string(it->value());
       if (!res.keep_alive()) stream_.reset();
     } catch (const std::exception& e) {
       out.error = e.what();

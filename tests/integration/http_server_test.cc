@@ -2,6 +2,8 @@
 #include <boost/asio.hpp>
 #include <gtest/gtest.h>
 
+#include <sched.h>
+
 #include <future>
 #include <thread>
 
@@ -17,15 +19,15 @@ namespace asio = boost::asio;
 
 class HttpServerTest : public testing::Test {
  protected:
-  void Start(ServerOptions so, const std::string& delay = "") {
+  void Start(ServerOptions so, const std::string& delay = "", const std::string& cpu = "") {
     EngineOptions eo;
     eo.default_space.dim = 4;
     eo.background_consolidation = false;
     engine_ = Engine::Open(eo).value();
     api_ = std::make_unique<Api>(engine_.get(), &metrics_, ApiOptions{});
     so.port = 0;
-    so.threads = 2;
-    server_ = std::make_unique<HttpServer>(api_.get(), &metrics_, FaultInjector::Parse(delay, "").value(), so);
+    if (so.handlers.interactive_threads == 0) so.handlers.interactive_threads = 2;
+    server_ = std::make_unique<HttpServer>(api_.get(), &metrics_, FaultInjector::Parse(delay, "", cpu).value(), so);
     ASSERT_TRUE(server_->Start().ok());
     port_ = server_->port();
   }
@@ -49,6 +51,20 @@ class HttpServerTest : public testing::Test {
       if (ec) break;
     }
     return out;
+  }
+
+  // Polls (bounded) until `done()`; false if it never became true.
+  template <typename Pred>
+  static bool WaitFor(Pred done) {
+    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < guard) std::this_thread::yield();
+    return done();
+  }
+
+  static constexpr const char* kCue = R"({"embedding":[1,0,0,0]})";
+  void RememberOne() {
+    HttpClient c(port_);
+    ASSERT_EQ(c.Request("POST", "/api/v1/episodes", R"({"id":"e","what":"x","embedding":[1,0,0,1]})").status, 201);
   }
 
   std::unique_ptr<Engine> engine_;
@@ -122,6 +138,93 @@ TEST_F(HttpServerTest, InjectedDelayHoldsResponsesAndStopDrainsInFlightRequests)
   testing_util::HttpResult r = in_flight.get();
   EXPECT_EQ(r.status, 200) << r.error;
   server_.reset();
+}
+
+// Runs the test's threads (and so every server thread it starts) on one CPU, as a server pinned
+// with taskset -c 0 runs; restores the old mask at the end.
+class OneCpu {
+ public:
+  OneCpu() {
+    sched_getaffinity(0, sizeof(old_), &old_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &old_)) {
+        CPU_SET(c, &one);
+        break;
+      }
+    }
+    sched_setaffinity(0, sizeof(one), &one);
+  }
+  ~OneCpu() { sched_setaffinity(0, sizeof(old_), &old_); }
+
+ private:
+  cpu_set_t old_;
+};
+
+TEST_F(HttpServerTest, ASlowBulkRequestDoesNotHoldInteractiveOnesOnOneCore) {
+  OneCpu pin;
+  ServerOptions so;
+  so.io_threads = 1;
+  so.handlers.interactive_threads = 1;
+  so.handlers.bulk_threads = 1;
+  Start(so, "", "complete=400ms");  // every completion burns 400 ms of CPU on its handler
+  RememberOne();
+  auto slow = std::async(std::launch::async, [&] { return HttpClient(port_).Request("POST", "/api/v1/complete", kCue); });
+  ASSERT_TRUE(WaitFor([&] { return metrics_.inflight() == 1 && metrics_.queued(1) == 0; }));  // it is running
+  HttpClient fast(port_);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(fast.Request("GET", "/api/v1/episodes/e?embedding=false").status, 200);
+    ASSERT_EQ(fast.Request("POST", "/api/v1/search", kCue).status, 200);
+  }
+  EXPECT_EQ(fast.Request("GET", "/health").status, 200);
+  // All forty were answered while the completion still ran: on one core they did not queue
+  // behind it (with the handler on the I/O thread, or one handler thread, they would have).
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+  EXPECT_EQ(slow.get().status, 200);
+}
+
+TEST_F(HttpServerTest, AFullQueueIsShedWith503AndRetryAfter) {
+  ServerOptions so;
+  so.handlers.bulk_threads = 1;
+  so.handlers.queue_limit = 1;
+  Start(so, "", "complete=300ms");
+  RememberOne();
+  auto first = std::async(std::launch::async, [&] { return HttpClient(port_).Request("POST", "/api/v1/complete", kCue); });
+  ASSERT_TRUE(WaitFor([&] { return metrics_.inflight() == 1 && metrics_.queued(1) == 0; }));
+  auto second = std::async(std::launch::async, [&] { return HttpClient(port_).Request("POST", "/api/v1/complete", kCue); });
+  ASSERT_TRUE(WaitFor([&] { return metrics_.queued(1) == 1; }));
+  testing_util::HttpResult third = HttpClient(port_).Request("POST", "/api/v1/complete", kCue);
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.retry_after, "1");
+  EXPECT_NE(third.body.find("UNAVAILABLE"), std::string::npos) << third.body;
+  EXPECT_NE(third.body.find("queue is full"), std::string::npos) << third.body;
+  // The interactive lane has its own queue: a search is served meanwhile.
+  EXPECT_EQ(HttpClient(port_).Request("POST", "/api/v1/search", kCue).status, 200);
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_EQ(second.get().status, 200);
+  EXPECT_EQ(metrics_.shed_total(), 1u);
+  const std::string text = metrics_.Render(*engine_);
+  EXPECT_NE(text.find(R"(engram_requests_shed_total{op="complete",reason="queue_full"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(engram_requests_total{op="complete",code="503"} 1)"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, ARequestThatWaitedPastTheQueueTimeoutIsShedNotRun) {
+  ServerOptions so;
+  so.handlers.bulk_threads = 1;
+  so.handlers.queue_timeout = std::chrono::milliseconds(1);
+  Start(so, "", "complete=200ms");
+  RememberOne();
+  auto first = std::async(std::launch::async, [&] { return HttpClient(port_).Request("POST", "/api/v1/complete", kCue); });
+  ASSERT_TRUE(WaitFor([&] { return metrics_.inflight() == 1 && metrics_.queued(1) == 0; }));
+  // Queued behind 200 ms of work, it waits far past the 1 ms timeout.
+  testing_util::HttpResult second = HttpClient(port_).Request("POST", "/api/v1/complete", kCue);
+  EXPECT_EQ(second.status, 503);
+  EXPECT_EQ(second.retry_after, "1");
+  EXPECT_NE(second.body.find("waited longer than 1 ms"), std::string::npos) << second.body;
+  EXPECT_EQ(first.get().status, 200);
+  EXPECT_NE(metrics_.Render(*engine_).find(R"(engram_requests_shed_total{op="complete",reason="queue_timeout"} 1)"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ class TestServer {
     api_ = std::make_unique<server::Api>(engine_.get(), &metrics_, server::ApiOptions{});
     server::ServerOptions so;
     so.port = 0;
-    so.threads = threads;
+    so.handlers.interactive_threads = threads;
     http_ = std::make_unique<server::HttpServer>(api_.get(), &metrics_, server::FaultInjector::Parse(delay, stall).value(),
                                                  so);
     EXPECT_TRUE(http_->Start().ok());
