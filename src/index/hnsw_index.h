@@ -118,6 +118,12 @@ class HnswIndex {
   void GrowIfFull();
   // `vec` in the stored format: itself (float32), or encoded into `record` (float16, int8).
   const void* Stored(const float* vec, std::vector<uint8_t>* record) const;
+  // The level-0 best-first search of hnswlib's searchBaseLayerST (same candidates, same list
+  // size rule, same result), with its memory access reordered: the unvisited neighbours of a
+  // node are collected first and each one's whole record is prefetched a few distances ahead
+  // (hnswlib fetches one cache line of the next neighbour; an int8 record is 13). Returns up to
+  // `ef` (distance, internal id) pairs, nearest first. REQUIRES: grow_mu_ held (shared).
+  std::vector<std::pair<float, uint32_t>> SearchLevel0(uint32_t entry, const void* query, size_t ef) const;
   float Distance(const void* a, const void* b) const;  // 1 - dot, in the stored format
 
   size_t dim_;

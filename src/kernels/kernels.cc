@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "kernels/dot_int8_vnni.h"
 
 #ifndef ENGRAM_KERNELS_SPREAD_VIEW_ONCE
 #define ENGRAM_KERNELS_SPREAD_VIEW_ONCE
@@ -525,9 +526,18 @@ float ToInt8(const float* a, size_t n, int8_t* out) {
   return max_abs / 127.0f;
 }
 
-int32_t DotInt8(const int8_t* a, const int8_t* b, size_t n) {
-  return HWY_DYNAMIC_DISPATCH(DotInt8Kernel)(a, b, n);
+namespace internal {
+int32_t DotInt8Highway(const int8_t* a, const int8_t* b, size_t n) { return HWY_DYNAMIC_DISPATCH(DotInt8Kernel)(a, b, n); }
+}  // namespace internal
+
+DotInt8Fn BestDotInt8() {
+  static const DotInt8Fn best = internal::CpuHasAvx512Vnni() ? &internal::DotInt8Vnni : &internal::DotInt8Highway;
+  return best;
 }
+
+const char* DotInt8TargetName() { return internal::CpuHasAvx512Vnni() ? "AVX512_VNNI" : DispatchedTargetName(); }
+
+int32_t DotInt8(const int8_t* a, const int8_t* b, size_t n) { return BestDotInt8()(a, b, n); }
 
 void BatchDot(const float* query, const float* rows, size_t count, size_t dim, float* out) {
   HWY_DYNAMIC_DISPATCH(BatchDotKernel)(query, rows, count, dim, out);

@@ -61,8 +61,15 @@ float DotHalf(const uint16_t* a, const uint16_t* b, size_t n);
 // REQUIRES: a[i] finite.
 float ToInt8(const float* a, size_t n, int8_t* out);
 
-// Exact integer dot product of two int8 vectors. REQUIRES: n < 2^17 (no int32 overflow).
+// Exact integer dot product of two int8 vectors. REQUIRES: codes in [-127, 127] (as ToInt8
+// writes them), n < 2^17 (no int32 overflow). Where the CPU has AVX-512 VNNI this runs a
+// vpdpbusd loop (dot_int8_vnni.cc), else the Highway kernel of the dispatched target.
 int32_t DotInt8(const int8_t* a, const int8_t* b, size_t n);
+// The implementation DotInt8 calls, for callers on a hot path that want no dispatch per call
+// (the int8 index's distance), and the name of its target ("AVX512_VNNI" or Highway's).
+using DotInt8Fn = int32_t (*)(const int8_t*, const int8_t*, size_t);
+DotInt8Fn BestDotInt8();
+const char* DotInt8TargetName();
 
 // Cosine similarity without assuming unit vectors: out[i] = dot / (|query| |row_i|), and 0 where
 // either norm is 0.

@@ -1,4 +1,5 @@
 #include "kernels/kernels.h"
+#include "kernels/dot_int8_vnni.h"
 
 #include <gtest/gtest.h>
 
@@ -182,6 +183,31 @@ TEST(KernelsTest, DotHalfMatchesScalarAndStaysCloseToTheFloatDot) {
   });
 }
 
+TEST(KernelsTest, DotInt8WithVnniIsExactIncludingTheExtremesAndPartialChunks) {
+  if (!internal::CpuHasAvx512Vnni()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  Rng rng(29);
+  for (size_t n = 0; n <= 300; ++n) {
+    for (const size_t offset : kOffsets) {
+      std::vector<int8_t> a(n + offset), b(n + 1);
+      for (size_t i = 0; i < n; ++i) {
+        a[offset + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
+        b[1 + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
+      }
+      ASSERT_EQ(internal::DotInt8Vnni(a.data() + offset, b.data() + 1, n), scalar::DotInt8(a.data() + offset, b.data() + 1, n))
+          << "n=" << n << " offset=" << offset;
+    }
+  }
+  // The largest sums the contract allows, both signs, with the bias in the way: the biased sum
+  // of 127s overflows 32 bits and must come out exact.
+  const size_t n = (size_t{1} << 17) - 1;
+  std::vector<int8_t> plus(n, 127), minus(n, -127);
+  EXPECT_EQ(internal::DotInt8Vnni(plus.data(), plus.data(), n), int32_t{127 * 127} * static_cast<int32_t>(n));
+  EXPECT_EQ(internal::DotInt8Vnni(plus.data(), minus.data(), n), -int32_t{127 * 127} * static_cast<int32_t>(n));
+  EXPECT_EQ(internal::DotInt8Vnni(minus.data(), plus.data(), n), -int32_t{127 * 127} * static_cast<int32_t>(n));
+  EXPECT_EQ(internal::DotInt8Vnni(minus.data(), minus.data(), n), int32_t{127 * 127} * static_cast<int32_t>(n));
+  EXPECT_EQ(kernels::BestDotInt8(), &internal::DotInt8Vnni);
+}
+
 TEST(KernelsTest, DotInt8IsExactOnEveryTargetIncludingTheExtremes) {
   ForEachTarget([] {
     Rng rng(23);
@@ -192,15 +218,15 @@ TEST(KernelsTest, DotInt8IsExactOnEveryTargetIncludingTheExtremes) {
           a[offset + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
           b[1 + i] = static_cast<int8_t>(static_cast<int>(rng.Next() % 255) - 127);
         }
-        EXPECT_EQ(DotInt8(a.data() + offset, b.data() + 1, n), scalar::DotInt8(a.data() + offset, b.data() + 1, n))
+        EXPECT_EQ(internal::DotInt8Highway(a.data() + offset, b.data() + 1, n), scalar::DotInt8(a.data() + offset, b.data() + 1, n))
             << "n=" << n << " offset=" << offset;
       }
     }
     // The largest sums the contract allows, both signs: every int16 pair product is 2 * 127^2.
     const size_t n = (size_t{1} << 17) - 1;
     std::vector<int8_t> plus(n, 127), minus(n, -127);
-    EXPECT_EQ(DotInt8(plus.data(), plus.data(), n), int32_t{127 * 127} * static_cast<int32_t>(n));
-    EXPECT_EQ(DotInt8(plus.data(), minus.data(), n), -int32_t{127 * 127} * static_cast<int32_t>(n));
+    EXPECT_EQ(internal::DotInt8Highway(plus.data(), plus.data(), n), int32_t{127 * 127} * static_cast<int32_t>(n));
+    EXPECT_EQ(internal::DotInt8Highway(plus.data(), minus.data(), n), -int32_t{127 * 127} * static_cast<int32_t>(n));
   });
 }
 
