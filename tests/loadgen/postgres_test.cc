@@ -143,13 +143,7 @@ workload::DataSpec Graph(uint64_t nodes) {
   return d;
 }
 
-PreloadOptions QuietPreload() {
-  PreloadOptions o;
-  o.batch_size = 100;
-  o.concurrency = 3;
-  o.quiet = true;
-  return o;
-}
+using testing::QuietPreload;
 
 // Breadth-first layers over the generated edges, both directions: node -> hop, up to `hops`.
 std::map<uint64_t, int> Bfs(const workload::DatasetGenerator& data, uint64_t start, int hops) {
@@ -224,7 +218,10 @@ class PostgresDriverTest : public ::testing::Test {
     delete data_;
     delete server_;
   }
-  void SetUp() override { REQUIRE_POSTGRES(); }
+  void SetUp() override {
+    REQUIRE_POSTGRES();
+    ASSERT_NE(driver_, nullptr) << "the suite's server did not start or the preload failed";
+  }
 
   static std::vector<std::pair<uint64_t, int>> Traverse(uint64_t start, int hops, int limit) {
     auto rows = driver_->Neighbors(start, hops, limit);
@@ -338,6 +335,7 @@ TEST_F(PostgresDriverTest, ThePeerContextRecordsVersionSqlIndexesAndSettings) {
   EXPECT_NE(std::string(ctx->at("server_version").as_string()).find("PostgreSQL"), std::string::npos);
   EXPECT_NE(std::string(ctx->at("traversal_sql_2_hops").as_string()).find("WITH h0"), std::string::npos);
   EXPECT_EQ(ctx->at("nodes").as_uint64(), 400u);
+  EXPECT_EQ(std::string(ctx->at("target").as_string()), "postgresql://127.0.0.1:" + std::to_string(server_->port()) + "/postgres");
   EXPECT_EQ(ctx->at("settings").at("jit").as_string(), "off");
   bool pkey = false;
   for (const auto& ix : ctx->at("indexes").as_array()) {

@@ -411,18 +411,32 @@ class PostgresDriver::Conn {
 // ---------------------------------------------------------------------------------------------
 
 PostgresDriver::PostgresDriver(PostgresDriverOptions options)
-    : options_(std::move(options)), connections_(std::max(1, options_.connections)) {}
+    : options_(std::move(options)), connections_(std::max(1, options_.connections)) {
+  // "postgresql://host:port/dbname" from the connection string (no password, no options).
+  std::string host = "localhost", port = "5432", db;
+  if (PQconninfoOption* opts = PQconninfoParse(options_.conninfo.c_str(), nullptr)) {
+    for (PQconninfoOption* o = opts; o->keyword != nullptr; ++o) {
+      if (o->val == nullptr || *o->val == '\0') continue;
+      const std::string_view key = o->keyword;
+      if (key == "host") host = o->val;
+      if (key == "port") port = o->val;
+      if (key == "dbname") db = o->val;
+      if (key == "user" && db.empty()) db = o->val;
+    }
+    PQconninfoFree(opts);
+  }
+  target_ = fmt::format("postgresql://{}:{}/{}", host, port, db);
+}
 
 PostgresDriver::~PostgresDriver() { End(); }
 
-std::string PostgresDriver::target() const { return target_.empty() ? options_.conninfo : target_; }
+std::string PostgresDriver::target() const { return target_; }
 
 Status PostgresDriver::Check() {
   if (!ValidIdentifier(options_.schema)) {
     return Status::InvalidArgument("--pg-schema '", options_.schema, "' must be a lower-case SQL identifier");
   }
   ENGRAM_ASSIGN_OR_RETURN(std::unique_ptr<Control> c, TakeControl());
-  target_ = fmt::format("postgresql://{}:{}/{}", PQhost(c->pg), PQport(c->pg), PQdb(c->pg));
   const std::string& s = options_.schema;
   // The tables exist from here on, so that the statements can be prepared now (before the
   // preload) and a count finds an empty graph rather than an error.

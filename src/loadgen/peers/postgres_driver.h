@@ -71,7 +71,7 @@ class PostgresDriver : public Driver {
   ~PostgresDriver() override;
 
   std::string_view name() const override { return "postgres"; }
-  // "postgresql://host:port/dbname" (no password), once Check() connected; else the options'.
+  // "postgresql://host:port/dbname", from the connection string (no password).
   std::string target() const override;
   Status Check() override;
   Result<bool> CreateSpace(const std::string& name, uint32_t dim) override;
