@@ -67,7 +67,7 @@ std::string Quote(const std::string& v) {
 
 Settings BenchmarkSettings() {
   return {
-      {"shared_buffers", "256MB"},
+      {"shared_buffers", "512MB"},
       {"work_mem", "32MB"},
       {"maintenance_work_mem", "256MB"},
       {"effective_cache_size", "1GB"},

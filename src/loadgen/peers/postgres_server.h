@@ -45,7 +45,7 @@ struct PostgresServerOptions {
 
 // The settings written to postgresql.conf for a read benchmark (besides listen_addresses,
 // port and unix_socket_directories), each with the reason in docs/loadtest.md "PostgreSQL
-// peer": 256MB shared buffers (the 100K-node graph and its indexes are ~100 MB, so every
+// peer": 512MB shared buffers (the 100K-node graph and its indexes are 90-230 MB, so every
 // read is a buffer hit), work_mem 32MB (the 2-hop DISTINCT hashes stay in memory), no JIT
 // (it costs milliseconds of compilation on a sub-millisecond query), no parallel query (one
 // core), no autovacuum (no background work during the measured phase: the load ends with an
