@@ -337,6 +337,7 @@ TEST_F(PostgresDriverTest, ThePeerContextRecordsVersionSqlIndexesAndSettings) {
   EXPECT_EQ(ctx->at("nodes").as_uint64(), 400u);
   EXPECT_EQ(std::string(ctx->at("target").as_string()), "postgresql://127.0.0.1:" + std::to_string(server_->port()) + "/postgres");
   EXPECT_EQ(ctx->at("settings").at("jit").as_string(), "off");
+  EXPECT_EQ(ctx->at("settings").at("shared_buffers").as_string(), "512MB");
   bool pkey = false;
   for (const auto& ix : ctx->at("indexes").as_array()) {
     pkey = pkey || std::string(ix.as_string()).find("edges_pkey ON engram_graph.edges USING btree (src, dst)") !=

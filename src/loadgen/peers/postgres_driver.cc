@@ -599,14 +599,14 @@ Result<json::object> PostgresDriver::PeerContext() {
   o["traversal_sql_2_hops"] = TraversalSql(options_.schema, 2);
   o["parameters"] = "$1 = the start node's index, $2 = limit + 1 (the first row is the start itself, hop 0)";
   ENGRAM_ASSIGN_OR_RETURN(
-      PgResult s, Exec(c->pg, "SELECT name, setting, coalesce(unit, '') FROM pg_settings WHERE name IN ("
+      PgResult s, Exec(c->pg, "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ("
                               "'shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'jit', "
                               "'max_parallel_workers_per_gather', 'autovacuum', 'fsync', 'synchronous_commit', "
                               "'full_page_writes', 'wal_level', 'max_connections', 'huge_pages', 'listen_addresses') "
                               "ORDER BY name"));
   json::object settings;
   for (int i = 0; i < PQntuples(s.get()); ++i) {
-    settings[PQgetvalue(s.get(), i, 0)] = std::string(PQgetvalue(s.get(), i, 1)) + PQgetvalue(s.get(), i, 2);
+    settings[PQgetvalue(s.get(), i, 0)] = PQgetvalue(s.get(), i, 1);  // as SHOW says it: "512MB"
   }
   o["settings"] = std::move(settings);
   ENGRAM_ASSIGN_OR_RETURN(
