@@ -7,12 +7,13 @@ packages=(
   cmake ninja-build g++ pkg-config git
   libboost1.81-dev libboost-json1.81-dev
   libhwy-dev libhnswlib-dev librocksdb-dev
-  libtomlplusplus-dev libcli11-dev libfmt-dev libsqlite3-dev
+  libtomlplusplus-dev libcli11-dev libfmt-dev libsqlite3-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl jq procps
 )
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(shellcheck valgrind python3)
+  # postgresql-15: the PostgreSQL peer's tests start a private server (initdb, postgres).
+  packages+=(shellcheck valgrind python3 postgresql-15)
 fi
 
 missing=()

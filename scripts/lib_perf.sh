@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Shared helpers of scripts/m17_performance_check.sh, scripts/compare_m17_performance.sh and
-# benches/capacity/capacity_vs_wrk.sh.
+# Shared helpers of scripts/m17_performance_check.sh, scripts/compare_m17_performance.sh,
+# benches/capacity/capacity_vs_wrk.sh and benches/peers/traversal_vs_postgres.sh.
 # Sourced, not run. Functions only; every name starts with perf_.
 
 # perf_die CODE MESSAGE...: prints "error: MESSAGE" to stderr and exits with CODE.
@@ -126,4 +126,28 @@ perf_sample_resources() {
     read -r -t "$interval" -u "$sleep_fd" || true
   done
   exec {sleep_fd}<&-
+}
+
+# perf_check_int OPTION VALUE MIN MAX: exits 2 (a usage error) unless VALUE is an integer in
+# [MIN, MAX].
+perf_check_int() {
+  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
+    perf_die 2 "$1 must be an integer in $3..$4, not '$2'"
+  fi
+}
+
+# perf_stop_pid PID [TENTHS]: SIGTERM to PID (a process this script started), up to TENTHS
+# tenths of a second (default 100) for it to exit, then SIGKILL; reaps it when it is our child.
+perf_stop_pid() {
+  local pid=$1 limit=${2:-100} waited=0
+  perf_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  while perf_alive "$pid" && ((waited < limit)); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  if perf_alive "$pid"; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
 }

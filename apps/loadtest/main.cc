@@ -2,10 +2,12 @@
 //
 //   loadtest run --scenario F [--duration S] [--target-rate N] [--seed U64] [--endpoint URL]
 //                [--output F] [--connections N] [--warmup S] [--no-preload] [--shard i/n]
-//                [--driver http|inprocess] [--timeout-ms MS] [--allow-remote] ...
+//                [--driver http|inprocess|postgres] [--timeout-ms MS] [--allow-remote] ...
+//                [--only-kinds K,...] [--pg-url CONNINFO | --pg-managed [--pg-cpus C]] ...
 //   loadtest validate F        parse a scenario, print what it describes
 //   loadtest list [--dir D]    the scenarios under scenarios/ with name and description
 //   loadtest merge OUT IN...   merge shard results into one (histograms add)
+//   loadtest pg-server         keep a private PostgreSQL running for a script (peers_cli.h)
 //
 // Exit codes: 0 ok; 1 validation limits failed (after writing the result); 2 usage or scenario
 // error; 3 could not run (server unreachable, preload failed, run aborted, result not written).
@@ -27,6 +29,7 @@
 #include "loadgen/json_text.h"
 #include "loadgen/report.h"
 #include "loadgen/runner.h"
+#include "peers_cli.h"
 #include "workload/scenario.h"
 
 #ifndef ENGRAM_SCENARIOS_DIR
@@ -63,6 +66,7 @@ struct RunFlags {
   size_t preload_batch = 500;
   double preload_wait = 600;
   uint64_t recall_memory_mb = 2048;
+  loadtest::PeerFlags peer;
 };
 
 int Run(const RunFlags& f) {
@@ -103,7 +107,12 @@ int Run(const RunFlags& f) {
   }
 
   std::unique_ptr<Driver> driver;
-  if (f.driver == "http") {
+  loadtest::PeerDriver peer;
+  if (f.driver == "postgres") {
+    auto p = loadtest::MakePostgresDriver(f.peer, f.connections.value_or(scenario->connections), f.allow_remote);
+    if (!p.ok()) return Fail(p.error().code() == StatusCode::kInvalidArgument ? kExitUsage : kExitCannotRun, p.error().message());
+    peer = std::move(p).value();
+  } else if (f.driver == "http") {
     auto endpoint = ParseEndpoint(f.endpoint);
     if (!endpoint.ok()) return Fail(kExitUsage, endpoint.error().message());
     if (Status st = Resolve(&*endpoint, f.allow_remote); !st.ok()) {
@@ -122,10 +131,15 @@ int Run(const RunFlags& f) {
     driver = std::move(d).value();
   }
 
-  Runner runner(std::move(scenario).value(), o, driver.get());
+  Driver* d = peer.driver ? peer.driver.get() : driver.get();
+  auto kinds = loadtest::ApplyKindFilter(f.peer, &*scenario, *d);
+  if (!kinds.ok()) return Fail(kExitUsage, kinds.error().message());
+
+  Runner runner(std::move(scenario).value(), o, d);
   if (Status st = runner.Init(); !st.ok()) return Fail(kExitUsage, st.message());
   auto report = runner.Run();
   if (!report.ok()) return Fail(kExitCannotRun, report.error().message());
+  const std::string kinds_line = loadtest::AnnotateReport(*kinds, &peer, *d, &*report);
 
   std::string written;
   if (!f.output.empty()) {
@@ -135,7 +149,7 @@ int Run(const RunFlags& f) {
     }
     written = f.output;
   }
-  std::cout << FormatSummary(*report);
+  std::cout << FormatSummary(*report) << kinds_line;
   if (!written.empty()) std::cout << "result: " << written << "\n";
   std::cout.flush();
   if (g_abort.load()) return Fail(kExitCannotRun, "the run was aborted; the result covers what was sent");
@@ -213,8 +227,8 @@ int main(int argc, char** argv) {
   run->add_flag("--no-preload", f.no_preload, "Do not load the dataset (count what the server holds instead)");
   run->add_option("--shard", f.shard, "Run the i-th of n disjoint parts of the schedule (i/n); shard 0 preloads")
       ->capture_default_str();
-  run->add_option("--driver", f.driver, "http (engram's API) or inprocess (an in-memory engine in this process)")
-      ->check(CLI::IsMember({"http", "inprocess"}))
+  run->add_option("--driver", f.driver, "http (engram's API), inprocess (an in-memory engine in this process) or postgres (the PostgreSQL peer)")
+      ->check(CLI::IsMember({"http", "inprocess", "postgres"}))
       ->capture_default_str();
   run->add_option("--timeout-ms", f.timeout_ms, "An operation still unanswered this long after its intended start "
                                                 "fails as a timeout")
@@ -246,6 +260,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "tty", "lines", "quiet"}))
       ->capture_default_str();
   run->add_flag("-q,--quiet", f.quiet, "No progress output (the final summary is still printed)");
+  loadtest::AddPeerRunFlags(run, &f.peer);
 
   std::string validate_path;
   CLI::App* validate = app.add_subcommand("validate", "Check a scenario file and print what it describes");
@@ -260,6 +275,9 @@ int main(int argc, char** argv) {
   CLI::App* merge = app.add_subcommand("merge", "Merge result files of shards (--shard i/n) into one");
   merge->add_option("out", merge_out, "Merged result file")->required();
   merge->add_option("inputs", merge_in, "Shard result files")->required();
+
+  loadtest::PgServerFlags pg_server_flags;
+  CLI::App* pg_server = loadtest::AddPgServerCommand(&app, &pg_server_flags);
 
   try {
     app.parse(argc, argv);
@@ -276,6 +294,7 @@ int main(int argc, char** argv) {
     if (validate->parsed()) return Validate(validate_path);
     if (list->parsed()) return List(list_dir);
     if (merge->parsed()) return Merge(merge_out, merge_in);
+    if (pg_server->parsed()) return loadtest::RunPgServer(pg_server_flags);
   } catch (const std::exception& e) {
     return Fail(kExitCannotRun, std::string("unexpected error: ") + e.what());
   }

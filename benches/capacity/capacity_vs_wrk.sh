@@ -84,17 +84,11 @@ while (($# > 0)); do
   esac
   shift
 done
-# check_int OPTION VALUE MIN MAX: a usage error unless VALUE is an integer in [MIN, MAX].
-check_int() {
-  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < $3 || $2 > $4)); then
-    perf_die 2 "$1 must be an integer in $3..$4, not '$2'"
-  fi
-}
-check_int --rounds "$rounds" 1 20
-check_int --duration "$duration" 1 120
-check_int --port "$port" 1 65535
-check_int --connections "$connections" 1 10000
-check_int --start-rate "$start_rate" 1 1000000
+perf_check_int --rounds "$rounds" 1 20
+perf_check_int --duration "$duration" 1 120
+perf_check_int --port "$port" 1 65535
+perf_check_int --connections "$connections" 1 10000
+perf_check_int --start-rate "$start_rate" 1 1000000
 
 out_dir=$(cd "$caller_pwd" && perf_abspath "${out_arg:-$ROOT/tmp/capacity}")
 build_dir="$ROOT/build/capacity"
@@ -150,16 +144,7 @@ server_pid=""
 # shellcheck disable=SC2317  # reached through the EXIT trap
 cleanup() {
   local rc=$?
-  if [[ -n $server_pid ]] && perf_alive "$server_pid"; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    local waited=0
-    while perf_alive "$server_pid" && ((waited < 100)); do
-      sleep 0.1
-      waited=$((waited + 1))
-    done
-    perf_alive "$server_pid" && kill -KILL "$server_pid" 2>/dev/null
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  [[ -z $server_pid ]] || perf_stop_pid "$server_pid"
   exit "$rc"
 }
 trap cleanup EXIT

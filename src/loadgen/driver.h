@@ -117,7 +117,7 @@ class Driver {
  public:
   virtual ~Driver() = default;
 
-  // "http" or "inprocess".
+  // "http", "inprocess", or a peer's name ("postgres").
   virtual std::string_view name() const = 0;
   // The endpoint URL, or "in-process".
   virtual std::string target() const = 0;
@@ -131,6 +131,14 @@ class Driver {
   // Stores the nodes and the links between them (or to nodes already stored) atomically.
   virtual Status LoadBatch(const std::string& space, std::span<const workload::EpisodeSpec> nodes,
                            std::span<const workload::Edge> links) = 0;
+
+  // Called by Preload() once every batch is stored, before the counts are verified: a driver
+  // that builds indexes and statistics after a bulk load (a peer database) does it here.
+  virtual Status FinishPreload() { return Status::Ok(); }
+  // Whether the driver can execute operations of `kind`. A peer answers only some kinds;
+  // loadtest refuses a scenario that draws others unless they are filtered out
+  // (docs/loadtest.md "Operation kinds a driver does not support").
+  virtual bool Supports(workload::OpKind /*kind*/) const { return true; }
 
   // Fills the request's payload for `op` (wire bytes or a copy of the operation).
   virtual void Prepare(const workload::Operation& op, Request* request) const = 0;

@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "loadgen/conn_queue.h"
 #include "loadgen/json_text.h"
+#include "loadgen/schedule_loop.h"
 
 namespace engram::loadgen {
 
@@ -24,10 +26,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kMaxResponseBytes = size_t{256} << 20;
-
-SteadyClock::time_point AtMono(int64_t mono_ns) {
-  return SteadyClock::time_point(std::chrono::duration_cast<SteadyClock::duration>(std::chrono::nanoseconds(mono_ns)));
-}
 
 // Errors that mean "the peer closed this connection", as a stale keep-alive connection does.
 bool IsClosedByPeer(const beast::error_code& ec) {
@@ -174,47 +172,14 @@ struct HttpDriver::Pool {
   std::optional<asio::steady_timer> sweeper;
   std::atomic<bool> stopping{false};
 
-  std::mutex mu;                    // guards idle and queue
-  std::vector<Conn*> idle;
-  std::deque<RequestPtr> queue;     // FIFO by dispatch order, hence by deadline
-
-  std::atomic<int64_t> on_wire{0};
-  std::atomic<int64_t> peak_on_wire{0};
+  ConnQueue<Conn> waiting{&callbacks};  // idle connections, the FIFO queue, the on-wire count
   std::atomic<uint64_t>* retries = nullptr;
 
-  void OnSent(const Request& r) {
-    const int64_t now = on_wire.fetch_add(1, std::memory_order_relaxed) + 1;
-    int64_t peak = peak_on_wire.load(std::memory_order_relaxed);
-    while (now > peak && !peak_on_wire.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
-    }
-    if (callbacks.sent) callbacks.sent(r);
-  }
-  // Completes a request that never reached the wire because its deadline passed in the queue.
-  void ExpireUnsent(RequestPtr r, int64_t now) {
-    r->done_ns = now;
-    r->error = ErrorKind::kTimeout;
-    r->error_detail = "timed out waiting for a free connection";
-    callbacks.done(std::move(r));
-  }
   void OnDone(Conn* conn, RequestPtr r);
   void Sweep();
-  // Takes an idle connection for `r` and returns it (the caller starts `r` on it, outside the
-  // lock), or, when every connection is busy, appends `r` to the FIFO queue and returns nullptr.
-  Conn* Claim(RequestPtr* r);
 
-  // The schedule loop (RunSchedule): on the io thread only.
-  void Pump();
-  void WakeAt(int64_t mono_ns);
-  void EndSchedule(bool aborted);
-  ScheduleSource* source = nullptr;
-  RequestPtr next;                   // taken from the source, not yet due
-  int64_t next_spin_ns = 0;          // how long before next's intended start to busy-wait
-  int64_t previous_intended_ns = 0;
-  std::optional<asio::steady_timer> wake;
-  std::mutex schedule_mu;            // guards the three below; the runner waits on them
-  std::condition_variable schedule_cv;
-  bool schedule_running = false;
-  bool schedule_aborted = false;
+  // Keeps the schedule with one io thread (RunSchedule).
+  std::optional<ScheduleLoop> schedule;
 };
 
 namespace {
@@ -253,12 +218,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
     const int64_t now = MonoNanos();
     if (now >= req_->deadline_ns) {
       RequestPtr expired = std::move(req_);
-      pool_->ExpireUnsent(std::move(expired), now);
+      pool_->waiting.ExpireUnsent(std::move(expired), now);
       TakeNext();
       return;
     }
     req_->sent_ns = now;
-    pool_->OnSent(*req_);
+    pool_->waiting.Sent(*req_);
     timer_.expires_at(AtMono(req_->deadline_ns));
     timer_.async_wait([self = shared_from_this(), seq = seq_](beast::error_code ec) { self->OnTimer(seq, ec); });
     Send();
@@ -356,25 +321,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
  public:
   // Gives this (idle) connection the queue's head, or parks it. On executor().
   void TakeNext() {
-    for (;;) {
-      RequestPtr next;
-      {
-        std::lock_guard lock(pool_->mu);
-        if (pool_->queue.empty()) {
-          pool_->idle.push_back(this);
-          return;
-        }
-        next = std::move(pool_->queue.front());
-        pool_->queue.pop_front();
-      }
-      const int64_t now = MonoNanos();
-      if (now >= next->deadline_ns) {
-        pool_->ExpireUnsent(std::move(next), now);
-        continue;
-      }
-      Start(std::move(next));
-      return;
-    }
+    if (RequestPtr next = pool_->waiting.NextFor(this)) Start(std::move(next));
   }
 
  private:
@@ -405,106 +352,17 @@ class Conn : public std::enable_shared_from_this<Conn> {
 }  // namespace
 
 void HttpDriver::Pool::OnDone(Conn* conn, RequestPtr r) {
-  on_wire.fetch_sub(1, std::memory_order_relaxed);
-  callbacks.done(std::move(r));
+  waiting.Done(std::move(r));
   conn->TakeNext();
 }
 
 void HttpDriver::Pool::Sweep() {
-  // Requests whose deadline passed while every connection was busy fail now, on time, rather
-  // than whenever a connection frees up.
-  const int64_t now = MonoNanos();
-  std::vector<RequestPtr> expired;
-  {
-    std::lock_guard lock(mu);
-    while (!queue.empty() && queue.front()->deadline_ns <= now) {
-      expired.push_back(std::move(queue.front()));
-      queue.pop_front();
-    }
-  }
-  for (auto& r : expired) ExpireUnsent(std::move(r), now);
+  waiting.ExpireDue();
   if (stopping.load()) return;
   sweeper->expires_after(std::chrono::milliseconds(10));
   sweeper->async_wait([this](beast::error_code ec) {
     if (!ec) Sweep();
   });
-}
-
-Conn* HttpDriver::Pool::Claim(RequestPtr* r) {
-  std::lock_guard lock(mu);
-  if (idle.empty()) {
-    (*r)->queued = true;
-    queue.push_back(std::move(*r));
-    return nullptr;
-  }
-  Conn* conn = idle.back();
-  idle.pop_back();
-  return conn;
-}
-
-// The schedule loop: one handler chain on the single io thread, so keeping the schedule and
-// doing the I/O never wait for each other across threads. Each Pump() sends what is due and
-// then leaves exactly one continuation: a timer for the next intended start minus the spin
-// (timerfd, precise to microseconds; the reactor's own wait would round to milliseconds), or,
-// when the next start is closer than that or than kPollWindowNs, a re-posted Pump(), so that
-// the scheduler polls the sockets (a non-blocking epoll_wait) between looks at the clock and
-// completions are still stamped when they arrive. A request is started from here directly: no
-// post, no wake-up of another thread.
-void HttpDriver::Pool::Pump() {
-  constexpr int kMaxSendsPerPump = 16;  // then let the reactor run: completions wait no longer
-  constexpr int64_t kGeneratorRetryNs = 20'000;
-  constexpr int64_t kAbortCheckNs = 100'000'000;
-  // A wait shorter than this polls instead of sleeping on the timer. Sleeping costs two
-  // timerfd_settime calls and a wake-up, about 20 us of CPU on this paravirtualized kernel
-  // (timerfd_settime alone was 29% of the loop's CPU at 36K ops/s when every wait used the
-  // timer); polling for a shorter wait is cheaper, and above ~30K ops/s the loop then never
-  // sleeps between sends.
-  constexpr int64_t kPollWindowNs = 30'000;
-  for (int sends = 0;;) {
-    if (source->Aborted()) return EndSchedule(true);
-    if (!next) {
-      bool over = false;
-      next = source->TryNext(&over);
-      if (!next) {
-        if (over) return EndSchedule(false);
-        // The generator is behind: look again shortly, serving I/O meanwhile. The wait is the
-        // generator's lag and is recorded as such (dispatch_ns - intended_ns).
-        return WakeAt(MonoNanos() + kGeneratorRetryNs);
-      }
-      next_spin_ns = source->SpinNanos(next->intended_ns - previous_intended_ns);
-      previous_intended_ns = next->intended_ns;
-    }
-    const int64_t now = MonoNanos();
-    const int64_t remaining = next->intended_ns - now;
-    if (remaining > std::max(next_spin_ns, kPollWindowNs)) {
-      return WakeAt(std::min(next->intended_ns - next_spin_ns, now + kAbortCheckNs));
-    }
-    if (remaining > 0 || sends == kMaxSendsPerPump) {
-      asio::post(ioc, [this] { Pump(); });
-      return;
-    }
-    RequestPtr r = std::move(next);
-    r->dispatch_ns = now;
-    source->Dispatched(*r);
-    if (Conn* conn = Claim(&r)) conn->Start(std::move(r));
-    ++sends;
-  }
-}
-
-void HttpDriver::Pool::WakeAt(int64_t mono_ns) {
-  wake->expires_at(AtMono(mono_ns));
-  wake->async_wait([this](beast::error_code ec) {
-    if (!ec) Pump();
-  });
-}
-
-void HttpDriver::Pool::EndSchedule(bool aborted) {
-  next.reset();
-  source = nullptr;
-  std::lock_guard lock(schedule_mu);
-  schedule_running = false;
-  schedule_aborted = aborted;
-  schedule_cv.notify_all();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,39 +499,25 @@ Status HttpDriver::Begin(int connections, DriverCallbacks callbacks) {
     End();
     return Status::Unavailable("cannot open ", n, " connections to ", options_.endpoint.url, ": ", first_error);
   }
-  for (auto& c : p.conns) p.idle.push_back(c.get());
+  for (auto& c : p.conns) p.waiting.Park(c.get());
   p.sweeper.emplace(p.ioc);
-  p.wake.emplace(p.ioc);
+  p.schedule.emplace(p.ioc, [&p](RequestPtr r) {
+    if (Conn* conn = p.waiting.Claim(&r)) conn->Start(std::move(r));
+  });
   asio::post(p.ioc, [&p] { p.Sweep(); });
   return Status::Ok();
 }
 
 void HttpDriver::Submit(RequestPtr r) {
   Pool& p = *pool_;
-  Conn* conn = p.Claim(&r);
+  Conn* conn = p.waiting.Claim(&r);
   if (conn == nullptr) return;
   asio::post(conn->executor(), [conn, r = std::move(r)]() mutable { conn->Start(std::move(r)); });
 }
 
 bool HttpDriver::RunSchedule(ScheduleSource* source) {
   ENGRAM_CHECK(pool_ && RunsSchedule());
-  Pool& p = *pool_;
-  {
-    std::lock_guard lock(p.schedule_mu);
-    ENGRAM_CHECK(!p.schedule_running);
-    p.schedule_running = true;
-    p.schedule_aborted = false;
-  }
-  // The io thread runs the loop; this thread only waits for it to finish. (One cross-thread
-  // post per phase instead of one per request.)
-  asio::post(p.ioc, [&p, source] {
-    p.source = source;
-    p.previous_intended_ns = 0;
-    p.Pump();
-  });
-  std::unique_lock lock(p.schedule_mu);
-  p.schedule_cv.wait(lock, [&p] { return !p.schedule_running; });
-  return p.schedule_aborted;
+  return pool_->schedule->Run(source);
 }
 
 void HttpDriver::End() {
@@ -682,19 +526,19 @@ void HttpDriver::End() {
   p.stopping.store(true);
   asio::post(p.ioc, [&p] {
     if (p.sweeper) p.sweeper->cancel();
-    if (p.wake) p.wake->cancel();
+    if (p.schedule) p.schedule->Cancel();
   });
   for (auto& c : p.conns) c->Shutdown();
   p.work.reset();
   for (auto& t : p.threads) t.join();
   p.threads.clear();
   p.conns.clear();
-  last_peak_ = p.peak_on_wire.load();
+  last_peak_ = p.waiting.peak_on_wire();
   pool_.reset();
 }
 
-int64_t HttpDriver::inflight() const { return pool_ ? pool_->on_wire.load() : 0; }
-int64_t HttpDriver::peak_inflight() const { return pool_ ? pool_->peak_on_wire.load() : last_peak_; }
+int64_t HttpDriver::inflight() const { return pool_ ? pool_->waiting.on_wire() : 0; }
+int64_t HttpDriver::peak_inflight() const { return pool_ ? pool_->waiting.peak_on_wire() : last_peak_; }
 uint64_t HttpDriver::retries() const { return retries_total_.load(); }
 
 }  // namespace engram::loadgen

@@ -296,6 +296,8 @@ Result<PreloadReport> Preload(Driver* driver, const workload::DatasetGenerator& 
     rep.edges_skipped += unplaced;
   }
 
+  ENGRAM_RETURN_IF_ERROR(driver->FinishPreload());
+
   // Verify by count.
   ENGRAM_ASSIGN_OR_RETURN(std::vector<SpaceInfo> after, driver->ListSpaces());
   std::map<std::string, uint64_t> counts;

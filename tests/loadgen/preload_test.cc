@@ -20,13 +20,7 @@ workload::DataSpec Data(uint64_t nodes, uint32_t dim, workload::GraphShape shape
   return d;
 }
 
-PreloadOptions Small() {
-  PreloadOptions o;
-  o.batch_size = 100;
-  o.concurrency = 3;
-  o.quiet = true;
-  return o;
-}
+PreloadOptions Small() { return testing::QuietPreload(); }
 
 TEST(PreloadTest, LoadsNodesWithTheirEdgesAndVerifiesTheCount) {
   testing::TestServer server(16);

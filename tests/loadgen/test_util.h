@@ -11,6 +11,7 @@
 #include "loadgen/endpoint.h"
 #include "loadgen/http_driver.h"
 #include "loadgen/inprocess_driver.h"
+#include "loadgen/preload.h"
 #include "loadgen/runner.h"
 #include "server/api.h"
 #include "server/fault_injection.h"
@@ -118,5 +119,14 @@ inline std::unique_ptr<InProcessDriver> InProcess(uint32_t dim, int threads = 2)
 }
 
 inline double Ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+// Small batches from a few threads, no progress output.
+inline PreloadOptions QuietPreload() {
+  PreloadOptions o;
+  o.batch_size = 100;
+  o.concurrency = 3;
+  o.quiet = true;
+  return o;
+}
 
 }  // namespace engram::loadgen::testing
