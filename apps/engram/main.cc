@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   engram::server::ServerOptions server_options;
   std::string inject_delay, inject_stall, inject_cpu;
   int64_t queue_timeout_ms = server_options.handlers.queue_timeout.count();
+  int64_t bulk_queue_timeout_ms = server_options.handlers.bulk_queue_timeout.count();
   bool in_memory = false, no_consolidation = false;
   int64_t timeout_ms = 30000;
   size_t ef_search = engine_options.default_space.hnsw.ef_search;
@@ -116,7 +117,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(size_t{1}, size_t{1} << 20))
       ->capture_default_str();
   start->add_option("--queue-timeout-ms", queue_timeout_ms,
-                    "A request that waited this long for a handler is answered 503 with Retry-After instead of run")
+                    "An interactive request that waited this long for a handler is answered 503 with Retry-After instead of run")
+      ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
+      ->capture_default_str();
+  start->add_option("--bulk-queue-timeout-ms", bulk_queue_timeout_ms, "The same for the bulk lane")
       ->check(CLI::Range(int64_t{1}, int64_t{3600000}))
       ->capture_default_str();
   start->add_option("--max-body-bytes", server_options.max_body_bytes, "Largest request body accepted")->capture_default_str();
@@ -148,5 +152,6 @@ int main(int argc, char** argv) {
   engine_options.default_space.hnsw.precision = *engram::index::VectorPrecisionFromBits(vector_bits);  // checked by CLI
   server_options.request_timeout = std::chrono::milliseconds(timeout_ms);
   server_options.handlers.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
+  server_options.handlers.bulk_queue_timeout = std::chrono::milliseconds(bulk_queue_timeout_ms);
   return Start(engine_options, server_options, inject_delay, inject_stall, inject_cpu);
 }

@@ -148,6 +148,7 @@ void Engine::ConsolidatorLoop(std::stop_token stop) {
   // saturation it waits, and the backlog grows until the load eases.
   sched_param idle{};
   (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+  (void)pthread_setname_np(pthread_self(), "engram-consol");
   while (!stop.stop_requested()) {
     {
       std::unique_lock lock(wake_mu_);

@@ -450,7 +450,16 @@ Result<std::vector<SpaceInfo>> HttpDriver::ListSpaces() {
 
 Status HttpDriver::LoadBatch(const std::string& space, std::span<const workload::EpisodeSpec> nodes,
                              std::span<const workload::Edge> links) {
-  ENGRAM_ASSIGN_OR_RETURN(HttpResponse r, Call("POST", "/episodes/batch", BatchBody(nodes, links), space));
+  const std::string body = BatchBody(nodes, links);
+  // A server that sheds load answers 503 (with Retry-After: 1); a bulk load waits and sends the
+  // batch again, a bounded number of times, rather than failing the whole preload.
+  constexpr int kAttempts = 30;
+  HttpResponse r;
+  for (int attempt = 1;; ++attempt) {
+    ENGRAM_ASSIGN_OR_RETURN(r, Call("POST", "/episodes/batch", body, space));
+    if (r.status != 503 || attempt == kAttempts) break;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
   if (r.status == 201) return Status::Ok();
   const StatusCode code = r.status == 409 ? StatusCode::kAlreadyExists : StatusCode::kUnavailable;
   return Status(code, "POST /api/v1/episodes/batch answered HTTP " + std::to_string(r.status) + ": " + Snippet(r.body));

@@ -1,5 +1,6 @@
 #include "server/handler_pool.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -44,13 +45,16 @@ size_t HandlerPool::queued(Lane lane) const {
 int HandlerPool::threads(Lane lane) const { return queues_[static_cast<int>(lane)].threads; }
 
 void HandlerPool::Work(Lane lane) {
+  (void)pthread_setname_np(pthread_self(), lane == Lane::kInteractive ? "engram-handler" : "engram-bulk");
   if (lane == Lane::kBulk && options_.bulk_nice > 0) {
     // Lowers this thread only (Linux: a thread id names one thread). Best effort: a failure
     // leaves the lane at normal priority, which only weakens the preference.
     (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), options_.bulk_nice);
   }
   Queue& q = queues_[static_cast<int>(lane)];
-  const int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.queue_timeout).count();
+  const int64_t timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 lane == Lane::kBulk ? options_.bulk_queue_timeout : options_.queue_timeout)
+                                 .count();
   for (;;) {
     Item item;
     {

@@ -37,7 +37,10 @@ struct HandlerPoolOptions {
   int bulk_threads = 0;             // 0 = max(1, interactive threads / 2)
   int bulk_nice = 10;               // niceness added to the bulk lane's threads (0 = none)
   size_t queue_limit = 1024;        // waiting tasks per lane; beyond it Submit() refuses
-  std::chrono::milliseconds queue_timeout{1000};  // a task that waited longer runs shed
+  // A task that waited longer than its lane's timeout runs shed. The bulk lane's requests
+  // may each take seconds (a 500-episode batch), so its queue may be long in time.
+  std::chrono::milliseconds queue_timeout{1000};
+  std::chrono::milliseconds bulk_queue_timeout{30000};
 };
 
 class HandlerPool {

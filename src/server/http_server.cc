@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <pthread.h>
 #include <time.h>
 
 #include <algorithm>
@@ -133,7 +134,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                                 " handler queue is full (", server_->pool->options().queue_limit,
                                                 " waiting); retry after 1 s")
                           : Status::Unavailable("server overloaded: the request waited longer than ",
-                                                server_->pool->options().queue_timeout.count(),
+                                                (LaneOf(op_) == Lane::kBulk ? server_->pool->options().bulk_queue_timeout
+                                                                             : server_->pool->options().queue_timeout)
+                                                    .count(),
                                                 " ms for a handler; retry after 1 s");
     server_->metrics->RecordShed(op_, reason);
     Respond(HttpStatusFor(st.code()), "application/json", ErrorBody(st));
@@ -245,7 +248,12 @@ Status HttpServer::Start() {
   impl_->pool = std::make_unique<HandlerPool>(impl_->options.handlers);
   impl_->Accept();
   const int n = std::max(1, impl_->options.io_threads);
-  for (int i = 0; i < n; ++i) impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (int i = 0; i < n; ++i) {
+    impl_->threads.emplace_back([this] {
+      (void)pthread_setname_np(pthread_self(), "engram-io");
+      impl_->ioc.run();
+    });
+  }
   return Status::Ok();
 }
 

@@ -212,7 +212,7 @@ TEST_F(HttpServerTest, AFullQueueIsShedWith503AndRetryAfter) {
 TEST_F(HttpServerTest, ARequestThatWaitedPastTheQueueTimeoutIsShedNotRun) {
   ServerOptions so;
   so.handlers.bulk_threads = 1;
-  so.handlers.queue_timeout = std::chrono::milliseconds(1);
+  so.handlers.bulk_queue_timeout = std::chrono::milliseconds(1);
   Start(so, "", "complete=200ms");
   RememberOne();
   auto first = std::async(std::launch::async, [&] { return HttpClient(port_).Request("POST", "/api/v1/complete", kCue); });
