@@ -183,7 +183,13 @@ Status HnswIndex::Add(uint32_t slot, const float* vec, std::vector<Neighbor>* li
     GrowIfFull();
     std::shared_lock lock(grow_mu_);
     try {
-      hnswlib::tableint internal = hnsw_->addPoint(stored, slot, -1);
+      // A slot the index holds already (a recovery that re-adds it) takes hnswlib's update path.
+      bool known;
+      {
+        std::unique_lock guard(hnsw_->cur_element_count_guard_);
+        known = hnsw_->label_lookup_.count(slot) != 0;
+      }
+      hnswlib::tableint internal = known ? hnsw_->addPoint(stored, slot, -1) : InsertNew(stored, slot);
       if (links != nullptr) {
         links->clear();
         std::unique_lock node_lock(hnsw_->link_list_locks_[internal]);
@@ -327,6 +333,143 @@ std::vector<std::pair<float, uint32_t>> HnswIndex::SearchLevel0(uint32_t entry, 
   std::sort(out.begin(), out.end(), nearer);
   return out;
 }
+namespace {
+using HnswGraph = hnswlib::HierarchicalNSW<float>;
+using InsertQueue = std::priority_queue<Candidate, std::vector<Candidate>, HnswGraph::CompareByFirst>;
+
+// hnswlib's searchBaseLayer (the insert's search on one layer, list size ef_construction)
+// with SearchLevel0's access order; farthest on top, as mutuallyConnectNewElement takes them.
+InsertQueue SearchLayerForInsert(HnswGraph* h, uint32_t entry, const void* query, int layer) {
+  hnswlib::VisitedList* vl = h->visited_list_pool_->getFreeVisitedList();
+  hnswlib::vl_type* visited = vl->mass;
+  const hnswlib::vl_type tag = vl->curV;
+  const size_t ef = h->ef_construction_;
+  const size_t record_bytes = h->data_size_;
+  auto data = [&](uint32_t id) { return h->getDataByInternalId(id); };
+  auto dist = [&](uint32_t id) { return h->fstdistfunc_(query, data(id), h->dist_func_param_); };
+  InsertQueue top;
+  thread_local std::vector<Candidate> frontier;
+  thread_local std::vector<uint32_t> batch;
+  frontier.clear();
+  auto farther = [](const Candidate& a, const Candidate& b) { return a.first > b.first; };
+  float lower;
+  if (!h->isMarkedDeleted(entry)) {
+    const float d = dist(entry);
+    top.emplace(d, entry);
+    lower = d;
+    frontier.emplace_back(d, entry);
+  } else {
+    lower = std::numeric_limits<float>::max();
+    frontier.emplace_back(lower, entry);
+  }
+  visited[entry] = tag;
+  while (!frontier.empty()) {
+    const Candidate current = frontier.front();
+    if (current.first > lower && top.size() == ef) break;
+    std::pop_heap(frontier.begin(), frontier.end(), farther);
+    frontier.pop_back();
+    batch.clear();
+    {
+      std::unique_lock lock(h->link_list_locks_[current.second]);
+      const unsigned int* list =
+          layer == 0 ? h->get_linklist0(current.second) : h->get_linklist(current.second, layer);
+      const int n = h->getListCount(const_cast<unsigned int*>(list));
+      const auto* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+      for (int j = 0; j < n; ++j) {
+        const uint32_t id = ids[j];
+        if (visited[id] == tag) continue;
+        visited[id] = tag;
+        batch.push_back(id);
+      }
+    }
+    for (size_t i = 0; i < std::min(kPrefetchAhead, batch.size()); ++i) PrefetchBytes(data(batch[i]), record_bytes);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (i + kPrefetchAhead < batch.size()) PrefetchBytes(data(batch[i + kPrefetchAhead]), record_bytes);
+      const uint32_t id = batch[i];
+      const float d = dist(id);
+      if (top.size() < ef || lower > d) {
+        frontier.emplace_back(d, id);
+        std::push_heap(frontier.begin(), frontier.end(), farther);
+        if (!h->isMarkedDeleted(id)) top.emplace(d, id);
+        if (top.size() > ef) top.pop();
+        if (!top.empty()) lower = top.top().first;
+      }
+    }
+  }
+  h->visited_list_pool_->releaseVisitedList(vl);
+  return top;
+}
+}  // namespace
+
+uint32_t HnswIndex::InsertNew(const void* record, size_t label) {
+  // Step by step hnswlib 0.6.2's addPoint for a label it does not hold yet, with the same locks
+  // in the same order; only the layer search differs (SearchLayerForInsert).
+  HnswGraph* h = hnsw_.get();
+  hnswlib::tableint cur_c;
+  {
+    std::unique_lock lock(h->cur_element_count_guard_);
+    if (h->cur_element_count >= h->max_elements_) {
+      throw std::runtime_error("The number of elements exceeds the specified limit");
+    }
+    cur_c = static_cast<hnswlib::tableint>(h->cur_element_count);
+    h->cur_element_count++;
+    h->label_lookup_[label] = cur_c;
+  }
+  std::unique_lock lock_update(h->link_list_update_locks_[cur_c & (HnswGraph::max_update_element_locks - 1)]);
+  std::unique_lock lock_el(h->link_list_locks_[cur_c]);
+  const int curlevel = h->getRandomLevel(h->mult_);
+  h->element_levels_[cur_c] = curlevel;
+  std::unique_lock global(h->global);
+  const int maxlevel = h->maxlevel_;
+  if (curlevel <= maxlevel) global.unlock();
+  hnswlib::tableint current = h->enterpoint_node_;
+  const hnswlib::tableint entry = current;
+  std::memset(h->data_level0_memory_ + cur_c * h->size_data_per_element_ + h->offsetLevel0_, 0, h->size_data_per_element_);
+  std::memcpy(h->getExternalLabeLp(cur_c), &label, sizeof(hnswlib::labeltype));
+  std::memcpy(h->getDataByInternalId(cur_c), record, h->data_size_);
+  if (curlevel > 0) {
+    const size_t bytes = h->size_links_per_element_ * static_cast<size_t>(curlevel) + 1;
+    h->linkLists_[cur_c] = static_cast<char*>(std::malloc(bytes));
+    if (h->linkLists_[cur_c] == nullptr) throw std::runtime_error("Not enough memory: addPoint failed to allocate linklist");
+    std::memset(h->linkLists_[cur_c], 0, bytes);
+  }
+  if (curlevel < maxlevel) {  // greedy descent to the new element's top layer
+    float current_dist = h->fstdistfunc_(record, h->getDataByInternalId(current), h->dist_func_param_);
+    for (int level = maxlevel; level > curlevel; --level) {
+      bool changed = true;
+      while (changed) {
+        changed = false;
+        std::unique_lock lock(h->link_list_locks_[current]);
+        unsigned int* list = h->get_linklist(current, level);
+        const int n = h->getListCount(list);
+        const auto* ids = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+        for (int i = 0; i < n; ++i) {
+          const float d = h->fstdistfunc_(record, h->getDataByInternalId(ids[i]), h->dist_func_param_);
+          if (d < current_dist) {
+            current_dist = d;
+            current = ids[i];
+            changed = true;
+          }
+        }
+      }
+    }
+  }
+  const bool entry_deleted = h->isMarkedDeleted(entry);
+  for (int level = std::min(curlevel, maxlevel); level >= 0; --level) {
+    InsertQueue top = SearchLayerForInsert(h, current, record, level);
+    if (entry_deleted) {
+      top.emplace(h->fstdistfunc_(record, h->getDataByInternalId(entry), h->dist_func_param_), entry);
+      if (top.size() > h->ef_construction_) top.pop();
+    }
+    current = h->mutuallyConnectNewElement(record, cur_c, top, level, false);
+  }
+  if (curlevel > maxlevel) {
+    h->enterpoint_node_ = cur_c;
+    h->maxlevel_ = curlevel;
+  }
+  return cur_c;
+}
+
 
 Status HnswIndex::MarkDeleted(uint32_t slot) {
   std::shared_lock lock(grow_mu_);

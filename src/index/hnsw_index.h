@@ -124,6 +124,13 @@ class HnswIndex {
   // (hnswlib fetches one cache line of the next neighbour; an int8 record is 13). Returns up to
   // `ef` (distance, internal id) pairs, nearest first. REQUIRES: grow_mu_ held (shared).
   std::vector<std::pair<float, uint32_t>> SearchLevel0(uint32_t entry, const void* query, size_t ef) const;
+  // hnswlib's addPoint for a new label, with the layer search done as SearchLevel0 does it
+  // (unvisited neighbours collected under the node's lock, which is not held during the
+  // distances, and their records prefetched ahead): an insert's time is mostly that search,
+  // bound by memory like a query's. Returns the internal id; throws std::runtime_error as
+  // addPoint does when the index is full.
+  // REQUIRES: grow_mu_ held (shared); an entry point exists; `label` not in the index.
+  uint32_t InsertNew(const void* record, size_t label);
   float Distance(const void* a, const void* b) const;  // 1 - dot, in the stored format
 
   size_t dim_;

@@ -16,6 +16,11 @@ bool CpuHasAvx512Vnni() {
   return has;
 }
 
+// GCC 12's AVX-512 headers build some intrinsics (the byte broadcast) from an "undefined"
+// vector, which -Wuninitialized reports at every use; the values are fully defined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) int32_t DotInt8Vnni(const int8_t* a, const int8_t* b,
                                                                             size_t n) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -47,5 +52,6 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) int32_t DotInt8Vnni(const
   const uint32_t sum_b = static_cast<uint32_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(sum0, sum1)));
   return static_cast<int32_t>(biased - 128u * sum_b);
 }
+#pragma GCC diagnostic pop
 
 }  // namespace engram::kernels::internal
