@@ -99,7 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
       if (timed_out) {
         self->Shed(Metrics::ShedReason::kQueueTimeout);
       } else {
+        self->server_->metrics->AddRunning(lane_index, 1);
         self->Execute();
+        self->server_->metrics->AddRunning(lane_index, -1);
       }
       asio::post(self->stream_.get_executor(), [self] { self->Write(); });
     });

@@ -147,7 +147,11 @@ std::string Metrics::Render(const Engine& engine) const {
   out << "# HELP engram_handler_queue_depth Requests waiting for a handler thread, by lane.\n"
       << "# TYPE engram_handler_queue_depth gauge\n"
       << "engram_handler_queue_depth{lane=\"interactive\"} " << queued_[0].load(std::memory_order_relaxed) << "\n"
-      << "engram_handler_queue_depth{lane=\"bulk\"} " << queued_[1].load(std::memory_order_relaxed) << "\n";
+      << "engram_handler_queue_depth{lane=\"bulk\"} " << queued_[1].load(std::memory_order_relaxed) << "\n"
+      << "# HELP engram_handlers_busy Handler threads running a request now, by lane.\n"
+      << "# TYPE engram_handlers_busy gauge\n"
+      << "engram_handlers_busy{lane=\"interactive\"} " << running_[0].load(std::memory_order_relaxed) << "\n"
+      << "engram_handlers_busy{lane=\"bulk\"} " << running_[1].load(std::memory_order_relaxed) << "\n";
   out << "# HELP engram_inflight_requests Requests being served now.\n"
       << "# TYPE engram_inflight_requests gauge\n"
       << "engram_inflight_requests " << inflight() << "\n";

@@ -45,6 +45,9 @@ class Metrics {
   // Requests waiting for a handler thread, per lane (0 interactive, 1 bulk).
   void AddQueued(int lane, int delta) { queued_[lane].fetch_add(delta, std::memory_order_relaxed); }
   int64_t queued(int lane) const { return queued_[lane].load(std::memory_order_relaxed); }
+  // Handlers running now, per lane.
+  void AddRunning(int lane, int delta) { running_[lane].fetch_add(delta, std::memory_order_relaxed); }
+  int64_t running(int lane) const { return running_[lane].load(std::memory_order_relaxed); }
   void AddInflight(int delta) { inflight_.fetch_add(delta, std::memory_order_relaxed); }
   int64_t inflight() const { return inflight_.load(std::memory_order_relaxed); }
   uint64_t total_requests() const;
@@ -60,6 +63,7 @@ class Metrics {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Op::kCount)> handler_cpu_ns_{};
   std::array<std::array<std::atomic<uint64_t>, 2>, static_cast<size_t>(Op::kCount)> shed_{};
   std::array<std::atomic<int64_t>, 2> queued_{};
+  std::array<std::atomic<int64_t>, 2> running_{};
   std::atomic<int64_t> inflight_{0};
   int64_t start_mono_ns_;
 };
