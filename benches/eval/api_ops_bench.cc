@@ -4,7 +4,8 @@
 //                 [--nodes N] [--ops 5000] [--data-dir DIR | --in-memory] [--kinds store,recall]
 //
 // Opens an engine as `engram start` does (RocksDB store of record in a fresh directory unless
-// --in-memory; background consolidation on), preloads the scenario's dataset through the same
+// --in-memory; consolidation once after the preload, or in the background with
+// --background-consolidation), preloads the scenario's dataset through the same
 // remember-batch requests loadtest sends, then runs the scenario's own operation stream (the
 // exact request bodies loadtest would send) through Api::Handle on this thread, one after
 // another. For each operation kind it reports the wall time and this thread's CPU time of the
@@ -52,11 +53,15 @@ int main(int argc, char** argv) {
   std::string data_dir;
   bool in_memory = false;
   std::vector<std::string> kinds;
+  bool background = false;
   app.add_option("--scenario", scenario_path, "Scenario file")->capture_default_str();
   app.add_option("--nodes", nodes, "Preloaded nodes (default: the scenario's num_nodes)");
   app.add_option("--ops", ops, "Operations of the scenario's stream to run")->capture_default_str();
   app.add_option("--data-dir", data_dir, "Store directory (default: a fresh temporary one, removed at exit)");
   app.add_flag("--in-memory", in_memory, "No store of record (remember skips RocksDB)");
+  app.add_flag("--background-consolidation", background,
+               "Consolidate in the background as the server does (off: once after the preload, so that A/B runs are not "
+               "disturbed by it)");
   app.add_option("--kinds", kinds, "Run only these kinds (as named in result files, e.g. Store,Recall)")->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
@@ -77,6 +82,7 @@ int main(int argc, char** argv) {
   engram::EngineOptions options;
   options.data_dir = in_memory ? "" : data_dir;
   options.default_space.dim = static_cast<uint32_t>(scenario->data.embedding_dim);
+  options.background_consolidation = background;
   auto engine = engram::Engine::Open(options);
   if (!engine.ok()) {
     std::fprintf(stderr, "api_ops_bench: %s\n", engine.error().ToString().c_str());
