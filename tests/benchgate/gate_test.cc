@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <regex>
 #include <string>
 
@@ -118,7 +119,18 @@ TEST(GateTest, InstructionBaselineFromAnotherHostIsComparedButNotFromAnotherTarg
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_NE(clean.output.find("COMPARED: no instructions baseline has exactly this fingerprint"),
             std::string::npos) << clean.output;
-  EXPECT_NE(clean.output.find("+0.00%"), std::string::npos) << clean.output;
+  // Counts repeat to within a few instructions run to run (12,586 vs 12,598 has been seen), so
+  // the clean run is a pass within 1%, far from the injected +50% below.
+  {
+    const size_t line = clean.output.find("\ndecay_calculation_10000m ");
+    ASSERT_NE(line, std::string::npos) << clean.output;
+    const std::string row =
+        clean.output.substr(line + 1, clean.output.find('\n', line + 1) - line - 1);
+    std::smatch change;
+    ASSERT_TRUE(std::regex_search(row, change, std::regex(R"(([+-][0-9.]+)%)"))) << row;
+    EXPECT_LT(std::abs(std::stod(change[1])), 1.0) << row;
+    EXPECT_NE(row.find("pass"), std::string::npos) << row;
+  }
   const auto slow =
       RunCommand("ENGRAM_BENCH_SLOWDOWN=0.5 " + run + " --out " + (dir / "slow.json"));
   EXPECT_EQ(slow.exit_code, 1) << slow.output;
